@@ -1,0 +1,31 @@
+import { loadParams, type SavedParams } from '@eqprop/models';
+import { ConfigError } from '@eqprop/core';
+import { parseFlags, numberFlag } from '../args.js';
+import { validateConfig } from '../config.js';
+import { RunDir } from '../run-dir.js';
+import { createSession, evaluate, pct } from '../training-run.js';
+
+export const EVAL_HELP = `eqprop eval --run DIR [--split test|train] [--eval-steps N] [--backend NAME]
+  evaluates the last checkpoint of a run folder on the official test set (or the training set)`;
+
+export async function evalCommand(argv: string[]): Promise<void> {
+  const flags = parseFlags(argv, {
+    run: { type: 'string' },
+    split: { type: 'string' },
+    'eval-steps': { type: 'string' },
+    backend: { type: 'string' },
+  });
+  if (typeof flags.run !== 'string') throw new ConfigError('eqprop eval needs --run <run folder>');
+  const split = flags.split ?? 'test';
+  if (split !== 'test' && split !== 'train') throw new ConfigError(`--split must be test or train, got "${split}"`);
+  const runDir = RunDir.open(flags.run);
+  const config = validateConfig(runDir.readJson('config.json'));
+  if (flags.backend) config.backend = flags.backend as typeof config.backend;
+  const evalSteps = numberFlag('eval-steps', flags['eval-steps']);
+  if (evalSteps !== undefined) config.trainer.evalSteps = evalSteps;
+  const session = await createSession(validateConfig(config));
+  loadParams(session.net.params, runDir.readJson<{ params: SavedParams }>('checkpoint.json').params);
+  const t0 = Date.now();
+  const r = evaluate(session, split === 'test' ? session.test : session.train);
+  process.stdout.write(`${split} error ${pct(r.error).trim()} (loss ${r.loss.toFixed(4)}) on ${split === 'test' ? session.test.count : session.train.count} examples in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+}

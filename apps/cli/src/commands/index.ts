@@ -1,0 +1,16 @@
+import { trainCommand, TRAIN_HELP } from './train.js';
+import { evalCommand, EVAL_HELP } from './eval.js';
+import { presetsCommand } from './presets.js';
+
+export interface Command {
+  summary: string;
+  help: string;
+  run(argv: string[]): Promise<void>;
+}
+
+/** Every `eqprop <name>` subcommand; a new command is a new file plus one line here. */
+export const commands: Record<string, Command> = {
+  train: { summary: 'train a network with Equilibrium Propagation', help: TRAIN_HELP, run: trainCommand },
+  eval: { summary: 'evaluate a run folder\'s checkpoint', help: EVAL_HELP, run: evalCommand },
+  presets: { summary: 'list the paper presets', help: 'eqprop presets', run: presetsCommand },
+};

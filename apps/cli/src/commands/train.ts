@@ -1,0 +1,143 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { ConfigError } from '@eqprop/core';
+import { parseFlags, numberFlag, listFlag } from '../args.js';
+import { validateConfig, mergeConfig, type RunConfig } from '../config.js';
+import { getPreset, DEFAULT_PRESET } from '../presets/index.js';
+import { RunDir } from '../run-dir.js';
+import { createSession, trainRun, pct } from '../training-run.js';
+
+export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
+  --preset NAME          a paper preset (default ${DEFAULT_PRESET}; see \`eqprop presets\`)
+  --config FILE          JSON config merged over the preset
+  --resume DIR           continue a run from its last checkpoint
+  --epochs N  --batch-size N  --seed N  --backend wasm|cpu|tensorflow
+  --layers 784,500,10    layer sizes (input … output)
+  --beta B  --estimator one-sided|symmetric|random-sign
+  --lr A,B,…             learning rates, one per layer (input to output) or one for all
+  --optimizer sgd|momentum|adam
+  --free-steps T  --nudged-steps K  --eval-steps N  --tol R  --step-size EPS
+  --solver gradient-descent|fixed-point  --schedule synchronous|alternating
+  --no-persistent        do not warm-start from persistent particles
+  --data-dir DIR  --train-limit N  --test-limit N  --max-batches N
+  --out DIR              where run folders go (default runs/)
+  --quiet                no progress bar`;
+
+const OPTIONS = {
+  preset: { type: 'string' },
+  config: { type: 'string' },
+  resume: { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  seed: { type: 'string' },
+  backend: { type: 'string' },
+  layers: { type: 'string' },
+  beta: { type: 'string' },
+  estimator: { type: 'string' },
+  lr: { type: 'string' },
+  optimizer: { type: 'string' },
+  'free-steps': { type: 'string' },
+  'nudged-steps': { type: 'string' },
+  'eval-steps': { type: 'string' },
+  tol: { type: 'string' },
+  'step-size': { type: 'string' },
+  solver: { type: 'string' },
+  schedule: { type: 'string' },
+  'no-persistent': { type: 'boolean' },
+  'data-dir': { type: 'string' },
+  'train-limit': { type: 'string' },
+  'test-limit': { type: 'string' },
+  'max-batches': { type: 'string' },
+  out: { type: 'string' },
+  quiet: { type: 'boolean' },
+} as const;
+
+/** Preset, then config file, then flags; validated as a whole. */
+export function resolveConfig(flags: Record<string, string | boolean | undefined>): RunConfig {
+  let config: unknown = getPreset((flags.preset as string) ?? DEFAULT_PRESET);
+  if (typeof flags.config === 'string') {
+    if (!existsSync(flags.config)) throw new ConfigError(`config file "${flags.config}" does not exist`);
+    let file: unknown;
+    try {
+      file = JSON.parse(readFileSync(flags.config, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`config file "${flags.config}" is not valid JSON: ${(e as Error).message}`);
+    }
+    const base = (file as { preset?: string }).preset;
+    if (base && !flags.preset) config = getPreset(base);
+    config = mergeConfig(config, file);
+  }
+  const c = config as RunConfig;
+  const n = (name: string) => numberFlag(name, flags[name]);
+  const over: Record<string, unknown> = {
+    epochs: n('epochs'),
+    batchSize: n('batch-size'),
+    seed: n('seed'),
+    backend: flags.backend,
+    maxBatches: n('max-batches'),
+    model: flags.layers !== undefined ? { sizes: listFlag('layers', flags.layers) } : undefined,
+    data: { dataDir: flags['data-dir'], trainLimit: n('train-limit'), testLimit: n('test-limit') },
+    trainer: {
+      beta: n('beta'),
+      estimator: flags.estimator,
+      freeSteps: n('free-steps'),
+      nudgedSteps: n('nudged-steps'),
+      evalSteps: n('eval-steps'),
+      tol: n('tol'),
+      persistent: flags['no-persistent'] ? false : undefined,
+      optimizer: { kind: flags.optimizer, lrs: listFlag('lr', flags.lr) },
+      solver:
+        flags.solver === 'gradient-descent'
+          ? { kind: 'gradient-descent', stepSize: n('step-size') ?? (c.trainer.solver.kind === 'gradient-descent' ? c.trainer.solver.stepSize : 0.5) }
+          : flags.solver === 'fixed-point' || flags.schedule
+            ? { kind: 'fixed-point', schedule: flags.schedule ?? 'synchronous' }
+            : flags['step-size'] !== undefined
+              ? { ...c.trainer.solver, stepSize: n('step-size') }
+              : undefined,
+    },
+  };
+  if (flags.solver !== undefined && flags.solver !== 'gradient-descent' && flags.solver !== 'fixed-point') {
+    throw new ConfigError(`--solver must be gradient-descent or fixed-point, got "${flags.solver}"`);
+  }
+  if (flags.solver === 'fixed-point') delete (c.trainer.solver as { stepSize?: number }).stepSize;
+  return validateConfig(mergeConfig(c, stripUndefined(over)));
+}
+
+function stripUndefined(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const s = stripUndefined(x);
+    if (s !== undefined && !(typeof s === 'object' && s !== null && !Array.isArray(s) && Object.keys(s).length === 0)) out[k] = s;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+export async function trainCommand(argv: string[]): Promise<void> {
+  const flags = parseFlags(argv, OPTIONS);
+  const resumeDir = typeof flags.resume === 'string' ? RunDir.open(flags.resume) : undefined;
+  const config = resumeDir ? validateConfig(resumeDir.readJson('config.json')) : resolveConfig(flags);
+  // the model is built (and checked) before a run folder is made for it
+  const session = await createSession(config);
+  const runDir = resumeDir ?? RunDir.create((flags.out as string) ?? 'runs', config.preset ?? 'custom');
+  if (!resumeDir) runDir.writeJson('config.json', config);
+  const log = (line: string) => process.stdout.write(line + '\n');
+  log(`eqprop train: ${config.preset ?? 'custom'} — ${config.description ?? ''}`.trimEnd());
+  log(`run folder: ${runDir.path}`);
+  log(`backend ${config.backend}, ${session.train.count} train / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs`);
+  const t0 = Date.now();
+  const history = await trainRun(session, { runDir, resume: Boolean(flags.resume), quiet: Boolean(flags.quiet), log });
+  const last = history[history.length - 1];
+  const best = history.reduce((a, b) => (b.testError < a.testError ? b : a), last);
+  const summary = {
+    preset: config.preset,
+    epochs: history.length,
+    finalTestError: last?.testError,
+    bestTestError: best?.testError,
+    bestEpoch: best?.epoch,
+    finalTrainError: last?.trainError,
+    secondsPerEpoch: history.reduce((s, m) => s + m.seconds, 0) / Math.max(history.length, 1),
+    wallSeconds: (Date.now() - t0) / 1000,
+  };
+  runDir.writeJson('summary.json', summary);
+  if (last) log(`done: test error ${pct(last.testError).trim()} after ${history.length} epochs; run folder ${runDir.path}`);
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { ConfigError } from '@eqprop/core';
+
+const positiveInt = z.number().int().positive();
+const solver = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('gradient-descent'), stepSize: z.number().positive() }).strict(),
+  z.object({ kind: z.literal('fixed-point'), schedule: z.enum(['synchronous', 'alternating']) }).strict(),
+]);
+
+export const runConfigSchema = z
+  .object({
+    preset: z.string().optional(),
+    description: z.string().optional(),
+    model: z.object({ kind: z.string() }).passthrough(),
+    trainer: z
+      .object({
+        solver,
+        freeSteps: positiveInt,
+        nudgedSteps: positiveInt,
+        tol: z.number().nonnegative().optional(),
+        evalSteps: positiveInt.optional(),
+        estimator: z.enum(['one-sided', 'symmetric', 'random-sign']),
+        beta: z.number().positive({ message: 'β must be > 0 (the estimator chooses the sign)' }),
+        optimizer: z
+          .object({
+            kind: z.enum(['sgd', 'momentum', 'adam']),
+            lrs: z.array(z.number().nonnegative()).min(1),
+            momentum: z.number().min(0).max(1).optional(),
+            weightDecay: z.number().nonnegative().optional(),
+          })
+          .strict(),
+        persistent: z.boolean(),
+      })
+      .strict(),
+    data: z
+      .object({
+        dataset: z.enum(['mnist', 'fashion-mnist', 'cifar10']),
+        dataDir: z.string().optional(),
+        download: z.boolean().optional(),
+        trainLimit: positiveInt.optional(),
+        testLimit: positiveInt.optional(),
+        flatten: z.boolean(),
+        augment: z.object({ cropPad: z.number().int().nonnegative().optional(), flip: z.boolean().optional() }).strict().optional(),
+      })
+      .strict(),
+    batchSize: positiveInt,
+    evalBatchSize: positiveInt,
+    epochs: positiveInt,
+    lrSchedule: z.enum(['constant', 'cosine']),
+    seed: z.number().int().nonnegative(),
+    backend: z.enum(['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu']),
+    /** Seconds between mid-epoch checkpoints. */
+    checkpointEvery: z.number().positive(),
+    /** Stop after this many batches in total (smoke runs). */
+    maxBatches: positiveInt.optional(),
+  })
+  .strict();
+
+export type RunConfig = z.infer<typeof runConfigSchema>;
+
+/** Validates a config, turning the first problem into a one-line ConfigError naming the field. */
+export function validateConfig(raw: unknown): RunConfig {
+  const result = runConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue.path.join('.') || '(root)';
+  let detail = issue.message;
+  if (issue.code === 'invalid_enum_value') detail = `expected one of ${issue.options.join(', ')}, got "${String(issue.received)}"`;
+  if (issue.code === 'unrecognized_keys') detail = `unknown field(s) ${issue.keys.join(', ')}`;
+  if (issue.code === 'invalid_type') detail = `expected ${issue.expected}, got ${issue.received}`;
+  throw new ConfigError(`config field "${field}": ${detail}`);
+}
+
+/** Deep merge of plain objects; arrays and scalars in `over` replace those of `base`. */
+export function mergeConfig<T>(base: T, over: unknown): T {
+  if (!isPlain(base) || !isPlain(over)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = mergeConfig((base as Record<string, unknown>)[k], v);
+  return out as T;
+}
+
+function isPlain(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { EqpropError } from './errors.js';
+
+export const BACKENDS = ['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** wasm in Node (fast, always installed); `tensorflow` only when the user installed tfjs-node. */
+export function defaultBackend(): BackendName {
+  return 'wasm';
+}
+
+export function isBackendName(name: string): name is BackendName {
+  return (BACKENDS as readonly string[]).includes(name);
+}
+
+/**
+ * Selects and initialises a tfjs backend. `tensorflow` loads the optional peer dependency
+ * `@tensorflow/tfjs-node`; a missing package or an unknown name is a one-line EqpropError.
+ */
+export async function setupBackend(name: string = defaultBackend()): Promise<BackendName> {
+  if (!isBackendName(name)) {
+    throw new EqpropError('E_BACKEND', `unknown backend "${name}": expected one of ${BACKENDS.join(', ')}`);
+  }
+  if (name === 'tensorflow') {
+    try {
+      await import(/* @vite-ignore */ '@tensorflow/tfjs-node' as string);
+    } catch {
+      throw new EqpropError(
+        'E_BACKEND',
+        'backend "tensorflow" needs the optional package @tensorflow/tfjs-node: install it with `pnpm add @tensorflow/tfjs-node`',
+      );
+    }
+  }
+  if (name === 'webgpu') {
+    try {
+      await import(/* @vite-ignore */ '@tensorflow/tfjs-backend-webgpu' as string);
+    } catch {
+      throw new EqpropError('E_BACKEND', 'backend "webgpu" needs the package @tensorflow/tfjs-backend-webgpu');
+    }
+  }
+  let ok = false;
+  try {
+    ok = await tf.setBackend(name);
+    await tf.ready();
+  } catch (e) {
+    throw new EqpropError('E_BACKEND', `backend "${name}" failed to start: ${(e as Error).message}`);
+  }
+  if (!ok || tf.getBackend() !== name) {
+    throw new EqpropError('E_BACKEND', `backend "${name}" is not available in this environment`);
+  }
+  return name;
+}
+
+export { tf };

@@ -1,0 +1,107 @@
+import * as tf from '@tensorflow/tfjs';
+import { DataFormatError } from './errors.js';
+import { NumericalError } from './errors.js';
+import type { Grads } from './types.js';
+
+/** Disposes every tensor of a record or array (ignores undefined). */
+export function disposeAll(items: Record<string, tf.Tensor | undefined> | (tf.Tensor | undefined)[]): void {
+  for (const t of Object.values(items)) t?.dispose();
+}
+
+/** Throws a NumericalError naming `where` when `t` holds NaN or Inf. Synchronises with the backend. */
+export function assertFinite(t: tf.Tensor, where: string): void {
+  const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(t))).dataSync()[0]);
+  if (bad) throw new NumericalError(`non-finite values (NaN or Inf) in ${where}`);
+}
+
+/** A tensor as plain JSON-able data (float32 as base64), for checkpoints. */
+export interface SerializedTensor {
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  data: string;
+}
+
+export function serializeTensor(t: tf.Tensor): SerializedTensor {
+  const values = t.dataSync() as Float32Array | Int32Array;
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  return { shape: t.shape.slice(), dtype: t.dtype === 'int32' ? 'int32' : 'float32', data: bytesToBase64(bytes) };
+}
+
+export function deserializeTensor(s: SerializedTensor): tf.Tensor {
+  if (!s || !Array.isArray(s.shape) || s.shape.some((d) => !Number.isInteger(d) || d < 0) || typeof s.data !== 'string') {
+    throw new DataFormatError('a saved tensor needs an integer shape and base64 data');
+  }
+  const size = s.shape.reduce((a, b) => a * b, 1);
+  if (s.data.length > ((size * 4 + 2) / 3) * 4 + 4) {
+    throw new DataFormatError(`saved tensor data is longer than its shape [${s.shape}] allows`);
+  }
+  const bytes = base64ToBytes(s.data);
+  if (bytes.byteLength !== size * 4) {
+    throw new DataFormatError(`tensor data has ${bytes.byteLength} bytes, expected ${size * 4} for shape [${s.shape}]`);
+  }
+  const values = s.dtype === 'int32' ? new Int32Array(bytes.buffer) : new Float32Array(bytes.buffer);
+  return tf.tensor(values, s.shape, s.dtype);
+}
+
+/** Sum of two gradient records (keys of `a` and `b` may differ). */
+export function addGrads(a: Grads, b: Grads): Grads {
+  const out: Grads = {};
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    out[k] = a[k] && b[k] ? tf.add(a[k], b[k]) : tf.clone(a[k] ?? b[k]);
+  }
+  return out;
+}
+
+/** Cosine similarity and relative error between two gradient records, over all shared keys. */
+export function compareGrads(estimate: Grads, reference: Grads): { cosine: number; relError: number } {
+  return tf.tidy(() => {
+    let dot = 0;
+    let ne = 0;
+    let nr = 0;
+    let diff = 0;
+    for (const k of Object.keys(reference)) {
+      if (!estimate[k]) continue;
+      const e = estimate[k].flatten();
+      const r = reference[k].flatten();
+      dot += tf.sum(tf.mul(e, r)).dataSync()[0];
+      ne += tf.sum(tf.square(e)).dataSync()[0];
+      nr += tf.sum(tf.square(r)).dataSync()[0];
+      diff += tf.sum(tf.square(tf.sub(e, r))).dataSync()[0];
+    }
+    return { cosine: dot / Math.sqrt(ne * nr + 1e-30), relError: Math.sqrt(diff / (nr + 1e-30)) };
+  });
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const B64_INDEX = new Int16Array(128).fill(-1);
+for (let i = 0; i < 64; i++) B64_INDEX[B64.charCodeAt(i)] = i;
+
+/** Base64 without Buffer or btoa, so checkpoints work the same in Node and in a browser. */
+export function bytesToBase64(bytes: Uint8Array): string {
+  const parts: string[] = [];
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    parts.push(B64[(n >> 18) & 63] + B64[(n >> 12) & 63] + (i + 1 < bytes.length ? B64[(n >> 6) & 63] : '=') + (i + 2 < bytes.length ? B64[n & 63] : '='));
+  }
+  return parts.join('');
+}
+
+export function base64ToBytes(text: string): Uint8Array {
+  const clean = text.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let acc = 0;
+  let bits = 0;
+  let j = 0;
+  for (let i = 0; i < clean.length; i++) {
+    const c = clean.charCodeAt(i);
+    const v = c < 128 ? B64_INDEX[c] : -1;
+    if (v < 0) throw new DataFormatError(`invalid base64 character at position ${i}`);
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[j++] = (acc >> bits) & 255;
+    }
+  }
+  return out;
+}

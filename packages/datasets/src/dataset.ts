@@ -1,0 +1,47 @@
+import { ConfigError } from '@eqprop/core';
+
+/** A labelled image set held in memory, examples back to back. */
+export interface Dataset {
+  /** 'mnist-train', 'cifar10-test', ... */
+  name: string;
+  /** count × exampleSize values in [0, 1]; each example in HWC order. */
+  images: Float32Array;
+  labels: Int32Array;
+  count: number;
+  /** [28, 28, 1] for MNIST and Fashion-MNIST, [32, 32, 3] for CIFAR-10, [n] for flat sets. */
+  exampleShape: number[];
+  numClasses: number;
+}
+
+/** Number of values in one example. */
+export function exampleSize(ds: Pick<Dataset, 'exampleShape'>): number {
+  return ds.exampleShape.reduce((a, b) => a * b, 1);
+}
+
+/** Throws a ConfigError unless `value` is an integer ≥ `min`. */
+export function checkInt(value: unknown, name: string, min: number): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new ConfigError(`${name} must be an integer ≥ ${min}, got ${String(value)}`);
+  }
+}
+
+/** The first `count` examples of `ds` (all of them when it has fewer). Shares memory with `ds`. */
+export function subset(ds: Dataset, count: number): Dataset {
+  checkInt(count, 'subset count', 0);
+  const n = Math.min(count, ds.count);
+  const size = exampleSize(ds);
+  return {
+    ...ds,
+    images: ds.images.subarray(0, n * size),
+    labels: ds.labels.subarray(0, n),
+    count: n,
+    exampleShape: ds.exampleShape.slice(),
+  };
+}
+
+/** `limit` as an example count: undefined means all; otherwise a positive integer. */
+export function resolveLimit(limit: number | undefined, available: number): number {
+  if (limit === undefined) return available;
+  checkInt(limit, 'limit', 1);
+  return Math.min(limit, available);
+}

@@ -1,0 +1,73 @@
+import { tf, ShapeError, type Params, type Grads } from '@eqprop/core';
+import type { Term, TermCache } from './term.js';
+
+/**
+ * Dense coupling E = −Σ_batch a_lowerᵀ W a_upper (Hopfield weights, symmetric by construction).
+ * W has shape [n_lower, n_upper]. Note: on the wasm backend a transposed matMul is ~10× slower
+ * than transposing first, so Wᵀ is cached per batch and transposes are explicit.
+ */
+export class DenseCoupling implements Term {
+  readonly name: string;
+  readonly layers: readonly number[];
+  readonly params: Params;
+  readonly weight: tf.Variable;
+
+  constructor(
+    readonly lower: number,
+    readonly upper: number,
+    weight: tf.Variable,
+    name = `W${lower}_${upper}`,
+  ) {
+    if (weight.rank !== 2) throw new ShapeError(`${name}: weight must be 2-D, got shape [${weight.shape}]`);
+    this.name = name;
+    this.layers = [lower, upper];
+    this.weight = weight;
+    this.params = { [name]: weight };
+  }
+
+  energy(acts: readonly tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => tf.neg(tf.sum(tf.mul(tf.matMul(acts[this.lower] as tf.Tensor2D, this.weight as tf.Tensor2D), acts[this.upper]), 1)));
+  }
+
+  field(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor {
+    if (k === this.upper) return tf.matMul(flat(acts[this.lower]), this.weight as tf.Tensor2D);
+    const wT = cache.get(`${this.name}:T`, () => tf.transpose(this.weight)) as tf.Tensor2D;
+    return tf.matMul(acts[this.upper] as tf.Tensor2D, wT);
+  }
+
+  isStaticFor(k: number): boolean {
+    // the field on one side depends on the other side only; layer 0 is clamped
+    return (k === this.upper ? this.lower : this.upper) === 0;
+  }
+
+  paramGrads(acts: readonly tf.Tensor[]): Grads {
+    return {
+      [this.name]: tf.tidy(() => {
+        const a = flat(acts[this.lower]);
+        return tf.div(tf.neg(tf.matMul(tf.transpose(a), acts[this.upper] as tf.Tensor2D)), a.shape[0]);
+      }),
+    };
+  }
+
+  paramGradsDiff(a: readonly tf.Tensor[], b: readonly tf.Tensor[], scale: number): Grads {
+    return {
+      [this.name]: tf.tidy(() => {
+        const la = flat(a[this.lower]);
+        const lb = flat(b[this.lower]);
+        const n = la.shape[0];
+        if (la === lb) {
+          // clamped lower side: aᵀ(u_a − u_b) in one matmul
+          return tf.mul(tf.matMul(tf.transpose(la), tf.sub(a[this.upper], b[this.upper]) as tf.Tensor2D), -scale / n);
+        }
+        // stack both phases along the batch: [la; lb]ᵀ [ua; −ub] = laᵀua − lbᵀub
+        const lower = tf.concat([la, lb], 0);
+        const upper = tf.concat([a[this.upper], tf.neg(b[this.upper])], 0) as tf.Tensor2D;
+        return tf.mul(tf.matMul(tf.transpose(lower), upper), -scale / n);
+      }),
+    };
+  }
+}
+
+function flat(t: tf.Tensor): tf.Tensor2D {
+  return (t.rank === 2 ? t : t.reshape([t.shape[0], -1])) as tf.Tensor2D;
+}

@@ -1,0 +1,11 @@
+export { hardSigmoid, sigmoid, ernoultSigmoid, halfClip, logistic, activationByName, ACTIVATIONS } from './activations.js';
+export type { Activation } from './activations.js';
+export { TermCache } from './term.js';
+export type { Term } from './term.js';
+export { DenseCoupling } from './dense-coupling.js';
+export { Bias } from './bias.js';
+export { SelfTerm } from './self-term.js';
+export { MseCost, CrossEntropyReadout } from './costs.js';
+export type { Cost } from './costs.js';
+export { EnergyNetwork, BoundNetwork } from './network.js';
+export type { EnergyNetworkSpec, NetworkForm, Nudge } from './network.js';

@@ -1,0 +1,224 @@
+import { tf, ShapeError, ConfigError, type Grads, type Params, type State } from '@eqprop/core';
+import type { Activation } from './activations.js';
+import type { Cost } from './costs.js';
+import { SelfTerm } from './self-term.js';
+import { TermCache, type Term } from './term.js';
+
+/**
+ * `hopfield`: E = Σ ½‖s_k‖² + Σ terms(ρ(s)), relaxed by gradient descent (Scellier & Bengio).
+ * `primitive`: states are activities, E = Σ G(s_k) − Φ(s), relaxed by s = σ(∂Φ/∂s) (Ernoult et al.).
+ */
+export type NetworkForm = 'hopfield' | 'primitive';
+
+export interface EnergyNetworkSpec {
+  /** Per-example shape of the clamped input (layer 0). */
+  inputShape: number[];
+  /** Per-example shape of each free layer 1..L. */
+  layerShapes: number[][];
+  /** One activation per free layer. */
+  activations: Activation[];
+  terms: Term[];
+  cost: Cost;
+  form: NetworkForm;
+}
+
+/** Nudging: F = E + β·C(s_L, y). */
+export interface Nudge {
+  beta: number;
+  y: tf.Tensor;
+}
+
+/**
+ * A network as solvers, estimators and baselines see it: layer shapes, activations, energy
+ * terms and a cost. Architectures build one from terms; nothing here knows a concrete model.
+ */
+export class EnergyNetwork {
+  readonly inputShape: number[];
+  readonly layerShapes: number[][];
+  readonly activations: Activation[];
+  readonly terms: Term[];
+  readonly cost: Cost;
+  readonly form: NetworkForm;
+  readonly selfTerm: SelfTerm;
+  readonly params: Params;
+  /** Number of free layers L. */
+  readonly depth: number;
+  private readonly termsOf: Term[][];
+
+  constructor(spec: EnergyNetworkSpec) {
+    this.inputShape = spec.inputShape;
+    this.layerShapes = spec.layerShapes;
+    this.activations = spec.activations;
+    this.terms = spec.terms;
+    this.cost = spec.cost;
+    this.form = spec.form;
+    this.depth = spec.layerShapes.length;
+    if (this.depth < 1) throw new ShapeError('a network needs at least one free layer');
+    if (spec.activations.length !== this.depth) {
+      throw new ShapeError(`got ${spec.activations.length} activations for ${this.depth} free layers`);
+    }
+    this.selfTerm = new SelfTerm(spec.form === 'hopfield' ? 'quadratic' : 'legendre');
+    this.termsOf = Array.from({ length: this.depth + 1 }, () => []);
+    const params: Params = {};
+    for (const term of spec.terms) {
+      for (const k of term.layers) {
+        if (!Number.isInteger(k) || k < 0 || k > this.depth) {
+          throw new ShapeError(`term ${term.name} touches layer ${k}, but layers are 0 (input) … ${this.depth}`);
+        }
+        this.termsOf[k].push(term);
+      }
+      for (const [name, v] of Object.entries(term.params)) {
+        if (params[name]) throw new ConfigError(`two terms own a parameter named "${name}"`);
+        params[name] = v;
+      }
+    }
+    Object.assign(params, spec.cost.params);
+    this.params = params;
+  }
+
+  /** Activities ρ(s) of the free layers (primitive form: the states themselves). */
+  activities(states: State): tf.Tensor[] {
+    return states.map((s, i) => this.activity(i + 1, s));
+  }
+
+  /** Activity of free layer k (1-based). Returns `s` itself when no op is needed (do not dispose twice). */
+  activity(k: number, s: tf.Tensor): tf.Tensor {
+    const act = this.activations[k - 1];
+    if (this.form === 'primitive' || act.identityOnRange) return s;
+    return act.apply(s);
+  }
+
+  /** Zero states for a batch. */
+  zeroState(batch: number): State {
+    return this.layerShapes.map((shape) => tf.zeros([batch, ...shape]));
+  }
+
+  /** Starts a batch: caches everything that stays fixed while it relaxes. Dispose when done. */
+  bind(x: tf.Tensor): BoundNetwork {
+    const expected = this.inputShape.reduce((a, b) => a * b, 1);
+    const got = x.shape.slice(1).reduce((a, b) => a * b, 1);
+    if (got !== expected) {
+      throw new ShapeError(`input has per-example shape [${x.shape.slice(1)}], expected [${this.inputShape}]`);
+    }
+    const reshaped = x.shape.length !== this.inputShape.length + 1;
+    const input = reshaped ? x.reshape([x.shape[0], ...this.inputShape]) : x;
+    return new BoundNetwork(this, input, this.termsOf, reshaped);
+  }
+
+  /** E per example (no nudging). */
+  energy(x: tf.Tensor, states: State): tf.Tensor {
+    const bound = this.bind(x);
+    try {
+      return bound.energy(states);
+    } finally {
+      bound.dispose();
+    }
+  }
+}
+
+/** A network bound to one batch's input: static fields and transposed weights are computed once. */
+export class BoundNetwork {
+  readonly cache = new TermCache();
+  private readonly staticFields: (tf.Tensor | null)[];
+
+  constructor(
+    readonly net: EnergyNetwork,
+    readonly x: tf.Tensor,
+    private readonly termsOf: Term[][],
+    private readonly ownsInput = false,
+  ) {
+    // Σ of every field that depends only on θ and x (input projection, biases): once per batch
+    const inputOnly: tf.Tensor[] = [x];
+    this.staticFields = termsOf.map((terms, k) => {
+      if (k === 0) return null;
+      const parts = terms.filter((t) => t.isStaticFor(k));
+      if (parts.length === 0) return null;
+      return tf.tidy(() => parts.map((t) => t.field(inputOnly, k, this.cache)).reduce((a, b) => tf.add(a, b)));
+    });
+  }
+
+  get batchSize(): number {
+    return this.x.shape[0];
+  }
+
+  /** [x, a_1 … a_L]: the activity array terms expect. */
+  allActs(acts: readonly tf.Tensor[]): tf.Tensor[] {
+    return [this.x, ...acts];
+  }
+
+  /**
+   * Total field −∂E/∂a_k on free layer k (1-based) given all activities `all` = [x, a_1 … a_L];
+   * with a nudge, the output layer also gets −β ∂C/∂a_L.
+   */
+  field(all: readonly tf.Tensor[], k: number, nudge?: Nudge): tf.Tensor {
+    return tf.tidy(() => {
+      let f: tf.Tensor | null = this.staticFields[k] ?? null;
+      for (const t of this.termsOf[k]) {
+        if (t.isStaticFor(k)) continue;
+        const part = t.field(all, k, this.cache);
+        f = f ? tf.add(f, part) : part;
+      }
+      if (nudge && k === this.net.depth && nudge.beta !== 0) {
+        const push = tf.mul(this.net.cost.nudgeField(all[k], nudge.y, this.cache), nudge.beta);
+        f = f ? tf.add(f, push.reshape(f.shape)) : push;
+      }
+      return f ?? tf.zeros(all[k].shape);
+    });
+  }
+
+  /** E per example at `states` (self term + all terms). */
+  energy(states: State): tf.Tensor {
+    return tf.tidy(() => {
+      const all = this.allActs(this.net.activities(states));
+      let e = tf.zeros([this.batchSize]);
+      states.forEach((s, i) => (e = tf.add(e, this.net.selfTerm.energy(s, this.net.activations[i]))));
+      for (const t of this.net.terms) e = tf.add(e, t.energy(all));
+      return e;
+    });
+  }
+
+  /** F = E + β·C per example. */
+  totalEnergy(states: State, nudge?: Nudge): tf.Tensor {
+    return tf.tidy(() => {
+      const e = this.energy(states);
+      if (!nudge || nudge.beta === 0) return e;
+      const out = this.net.activity(this.net.depth, states[states.length - 1]);
+      return tf.add(e, tf.mul(nudge.beta, this.net.cost.cost(out, nudge.y)));
+    });
+  }
+
+  /** ∂E/∂θ at `states`, averaged over the batch. */
+  paramGrads(states: State): Grads {
+    return tf.tidy(() => {
+      const all = this.allActs(this.net.activities(states));
+      const grads: Grads = {};
+      for (const t of this.net.terms) Object.assign(grads, t.paramGrads(all));
+      return grads;
+    });
+  }
+
+  /** (∂E/∂θ(a) − ∂E/∂θ(b)) · scale: the finite difference every EP estimator is made of. */
+  paramGradsDiff(a: State, b: State, scale: number): Grads {
+    return tf.tidy(() => {
+      const allA = this.allActs(this.net.activities(a));
+      const allB = this.allActs(this.net.activities(b));
+      const grads: Grads = {};
+      for (const t of this.net.terms) {
+        if (t.paramGradsDiff) {
+          Object.assign(grads, t.paramGradsDiff(allA, allB, scale));
+        } else {
+          const ga = t.paramGrads(allA);
+          const gb = t.paramGrads(allB);
+          for (const k of Object.keys(ga)) grads[k] = tf.mul(tf.sub(ga[k], gb[k]), scale);
+        }
+      }
+      return grads;
+    });
+  }
+
+  dispose(): void {
+    this.cache.dispose();
+    for (const f of this.staticFields) f?.dispose();
+    if (this.ownsInput) this.x.dispose();
+  }
+}

@@ -1,0 +1,47 @@
+import { tf, type Grads, type Params } from '@eqprop/core';
+
+/**
+ * Per-batch memo: tensors that stay fixed while a batch relaxes (transposed weights, the
+ * projection of the clamped input) are computed once and disposed together.
+ */
+export class TermCache {
+  private items = new Map<string, tf.Tensor>();
+  get(key: string, make: () => tf.Tensor): tf.Tensor {
+    let t = this.items.get(key);
+    if (!t) {
+      // kept: callers are usually inside tf.tidy, and the entry must outlive that scope
+      t = tf.keep(tf.tidy(make));
+      this.items.set(key, t);
+    }
+    return t;
+  }
+  dispose(): void {
+    for (const t of this.items.values()) t.dispose();
+    this.items.clear();
+  }
+}
+
+/**
+ * One term of the energy E, acting on layer activities. Layer 0 is the clamped input, layers
+ * 1..L are free. `acts[k]` is the activity of layer k, batch-first.
+ */
+export interface Term {
+  readonly name: string;
+  /** Layers the term couples (0 = clamped input). */
+  readonly layers: readonly number[];
+  /** Trainable parameters owned by this term. */
+  readonly params: Params;
+  /** Energy per example, shape [batch]. */
+  energy(acts: readonly tf.Tensor[]): tf.Tensor;
+  /** −∂E_term/∂acts[k]: the input this term sends to layer k. */
+  field(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor;
+  /** True when the field on layer k depends only on parameters and the clamped input. */
+  isStaticFor(k: number): boolean;
+  /** ∂E_term/∂θ, averaged over the batch. */
+  paramGrads(acts: readonly tf.Tensor[]): Grads;
+  /**
+   * (∂E/∂θ(a) − ∂E/∂θ(b)) · scale, the EP difference; terms may do it in fewer ops than two
+   * paramGrads calls (a dense coupling with a clamped side needs one matmul).
+   */
+  paramGradsDiff?(a: readonly tf.Tensor[], b: readonly tf.Tensor[], scale: number): Grads;
+}

@@ -1,0 +1,21 @@
+import { setupBackend, tf, Rng } from '@eqprop/core';
+import { layeredMlp } from '@eqprop/models';
+import { FixedPoint } from '@eqprop/solvers';
+await setupBackend('wasm');
+const rng = new Rng(1);
+const net = layeredMlp({kind:'mlp', sizes:[784,512,10], activation:'ernoult-sigmoid', form:'primitive', cost:'mse', init:'fan-in'}, rng);
+const x = tf.randomUniform([50,784]); const y = tf.oneHot(tf.tensor1d([1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9,0],'int32'),10).toFloat();
+const solver = new FixedPoint('synchronous');
+function time(name, f, n=50){ for(let i=0;i<5;i++) f(); const t0=performance.now(); for (let i=0;i<n;i++) f(); console.log(name, ((performance.now()-t0)/n*1000).toFixed(0),'us'); }
+time('bind+dispose', ()=>{ net.bind(x).dispose(); });
+const b = net.bind(x); const z = net.zeroState(50);
+time('relax free 30', ()=>{ const r = solver.relax(b, z, {maxSteps:30}); r.state.forEach(t=>t.dispose()); });
+time('relax nudged 10', ()=>{ const r = solver.relax(b, z, {maxSteps:10, nudge:{beta:0.1,y}}); r.state.forEach(t=>t.dispose()); });
+const r = solver.relax(b, z, {maxSteps:30});
+time('gradsdiff', ()=>{ const g = b.paramGradsDiff(r.state, z, 10); Object.values(g).forEach(t=>t.dispose()); });
+const all = b.allActs(r.state);
+time('field1', ()=>{ b.field(all,1).dispose(); }, 2000);
+time('field2', ()=>{ b.field(all,2).dispose(); }, 2000);
+time('field2 nudge', ()=>{ b.field(all,2,{beta:0.1,y}).dispose(); }, 2000);
+time('act', ()=>{ net.activations[0].apply(r.state[0]).dispose(); }, 2000);
+console.log(tf.memory().numTensors);

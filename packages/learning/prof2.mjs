@@ -1,0 +1,22 @@
+import { setupBackend, tf } from '@eqprop/core';
+await setupBackend('wasm');
+function time(name, f, n=3000){ for(let i=0;i<100;i++) f().dispose(); const t0=performance.now(); for (let i=0;i<n;i++) f().dispose(); console.log(name.padEnd(40), ((performance.now()-t0)/n*1000).toFixed(1),'us'); }
+const a1 = tf.randomUniform([50,512]), W = tf.randomUniform([512,10]), a2=tf.randomUniform([50,10]), WT=W.transpose(), b=tf.randomUniform([10]);
+const four = tf.scalar(4), half=tf.scalar(0.5);
+time('sigmoid 50x512', ()=>tf.sigmoid(a1));
+time('mul scalar num 50x512', ()=>tf.mul(a1, 4));
+time('mul scalar tensor 50x512', ()=>tf.mul(a1, four));
+time('sub scalar num', ()=>tf.sub(a1, 0.5));
+time('add 50x512', ()=>tf.add(a1, a1));
+time('matmul a1 W', ()=>tf.matMul(a1, W));
+time('fused a1 W bias sigmoid', ()=>tf.fused.matMul({a:a1, b:W, bias:b, activation:'sigmoid'}));
+time('fused a1 W bias', ()=>tf.fused.matMul({a:a1, b:W, bias:b}));
+time('matmul a2 WT', ()=>tf.matMul(a2, WT));
+const b512 = tf.randomUniform([512]);
+time('fused a2 WT bias512 sigmoid', ()=>tf.fused.matMul({a:a2, b:WT, bias:b512, activation:'sigmoid'}));
+time('scalar create', ()=>tf.scalar(3));
+const big=tf.randomUniform([406000]);
+time('adam-ish 6 ops 406k', ()=>tf.tidy(()=>tf.add(tf.mul(tf.div(tf.mul(big,0.9), tf.add(tf.sqrt(big),1e-8)),2), big)), 300);
+time('matmul 1x? vec', ()=>tf.matMul(tf.randomUniform([50,10]), WT), 3000);
+time('clip 50x512', ()=>tf.clipByValue(a1,0,1));
+time('relu6', ()=>tf.relu6(a1));

@@ -1,0 +1,79 @@
+import { tf, ConfigError, type Grads, type Rng, type State } from '@eqprop/core';
+import type { BoundNetwork } from '@eqprop/energies';
+import type { Relaxation, RelaxOptions, Solver } from '@eqprop/solvers';
+
+export const ESTIMATORS = ['one-sided', 'symmetric', 'random-sign'] as const;
+export type EstimatorKind = (typeof ESTIMATORS)[number];
+
+export interface EstimateRequest {
+  bound: BoundNetwork;
+  y: tf.Tensor;
+  solver: Solver;
+  /** Start of the free phase (zeros or persistent particles). */
+  init: State;
+  free: Omit<RelaxOptions, 'nudge'>;
+  nudged: Omit<RelaxOptions, 'nudge'>;
+}
+
+export interface Estimate {
+  /** Estimate of ∂L/∂θ for every parameter (energy and cost parameters). */
+  grads: Grads;
+  free: Relaxation;
+  nudged: Relaxation[];
+  /** The β actually used (signed for random-sign). */
+  beta: number;
+}
+
+/**
+ * Equilibrium Propagation's gradient estimators, all finite differences of ∂E/∂θ between
+ * equilibria (DESIGN.md): one-sided (bias O(β)), symmetric ±β (bias O(β²), Laborieux et al.
+ * 2021), random-sign (one-sided with a random ±β per batch, Scellier & Bengio 2017).
+ * Parameters of the cost (a CE readout) get ∂C/∂θ at the free equilibrium.
+ */
+export class EpEstimator {
+  constructor(
+    readonly kind: EstimatorKind,
+    readonly beta: number,
+    private readonly rng?: Rng,
+  ) {
+    if (!ESTIMATORS.includes(kind)) throw new ConfigError(`unknown estimator "${kind}": expected one of ${ESTIMATORS.join(', ')}`);
+    if (!(beta > 0) || !Number.isFinite(beta)) throw new ConfigError(`β must be a positive number, got ${beta}`);
+    if (kind === 'random-sign' && !rng) throw new ConfigError('the random-sign estimator needs an Rng');
+  }
+
+  /** Runs the free phase, then the nudged phase(s) from the free state. */
+  estimate(req: EstimateRequest): Estimate {
+    const free = req.solver.relax(req.bound, req.init, req.free);
+    return this.estimateFrom(req, free);
+  }
+
+  /** Nudged phase(s) and the estimate, given a free relaxation (which stays owned by the caller). */
+  estimateFrom(req: EstimateRequest, free: Relaxation): Estimate {
+    const { bound, y, solver } = req;
+    const nudge = (beta: number) => solver.relax(bound, free.state, { ...req.nudged, nudge: { beta, y } });
+    let beta = this.beta;
+    let nudged: Relaxation[];
+    let grads: Grads;
+    if (this.kind === 'symmetric') {
+      nudged = [nudge(beta), nudge(-beta)];
+      grads = bound.paramGradsDiff(nudged[0].state, nudged[1].state, 1 / (2 * beta));
+    } else {
+      if (this.kind === 'random-sign') beta *= this.rng!.sign();
+      nudged = [nudge(beta)];
+      grads = bound.paramGradsDiff(nudged[0].state, free.state, 1 / beta);
+    }
+    Object.assign(grads, costParamGrads(bound, free.state, y));
+    return { grads, free, nudged, beta };
+  }
+}
+
+/** ∂C/∂θ of the cost's own parameters at a state (empty for MSE). */
+export function costParamGrads(bound: BoundNetwork, state: State, y: tf.Tensor): Grads {
+  const net = bound.net;
+  if (Object.keys(net.cost.params).length === 0) return {};
+  return tf.tidy(() => net.cost.paramGrads(net.activity(net.depth, state[state.length - 1]), y));
+}
+
+export function disposeRelaxation(r: Relaxation): void {
+  for (const s of r.state) s.dispose();
+}

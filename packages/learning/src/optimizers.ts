@@ -1,0 +1,92 @@
+import { tf, ConfigError, serializeTensor, deserializeTensor, type Grads, type Params, type SerializedTensor } from '@eqprop/core';
+
+export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
+export type OptimizerKind = (typeof OPTIMIZERS)[number];
+
+export interface OptimizerConfig {
+  kind: OptimizerKind;
+  /** One learning rate per parameter group (layer 1 … L, then the readout), or a single rate for all. */
+  lrs: number[];
+  momentum?: number;
+  weightDecay?: number;
+  adamBetas?: [number, number];
+  adamEps?: number;
+}
+
+/**
+ * SGD, heavy-ball momentum and Adam with per-layer learning rates. The group of a parameter is
+ * the index of the layer it feeds (Scellier & Bengio's α1, α2, …), chosen by the caller.
+ */
+export class Optimizer {
+  private slots: Record<string, tf.Variable[]> = {};
+  private t = 0;
+
+  constructor(
+    readonly config: OptimizerConfig,
+    private readonly params: Params,
+    private readonly groupOf: Record<string, number>,
+  ) {
+    if (!OPTIMIZERS.includes(config.kind)) throw new ConfigError(`unknown optimizer "${config.kind}": expected one of ${OPTIMIZERS.join(', ')}`);
+    const groups = Math.max(...Object.values(groupOf));
+    if (config.lrs.length !== 1 && config.lrs.length !== groups) {
+      throw new ConfigError(`got ${config.lrs.length} learning rates for ${groups} layers: give one per layer (input to output) or a single rate`);
+    }
+    for (const lr of config.lrs) if (!(lr >= 0) || !Number.isFinite(lr)) throw new ConfigError(`learning rates must be ≥ 0, got ${lr}`);
+    const nSlots = config.kind === 'sgd' ? 0 : config.kind === 'momentum' ? 1 : 2;
+    for (const [name, p] of Object.entries(params)) {
+      this.slots[name] = Array.from({ length: nSlots }, () => tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  lrOf(name: string, scale = 1): number {
+    const lrs = this.config.lrs;
+    return (lrs.length === 1 ? lrs[0] : lrs[this.groupOf[name] - 1]) * scale;
+  }
+
+  /** θ ← θ − lr·update(g); `lrScale` multiplies every rate (learning-rate schedules). */
+  step(grads: Grads, lrScale = 1): void {
+    this.t++;
+    const { kind, momentum = 0.9, weightDecay = 0, adamBetas = [0.9, 0.999], adamEps = 1e-8 } = this.config;
+    tf.tidy(() => {
+      for (const [name, p] of Object.entries(this.params)) {
+        let g = grads[name];
+        if (!g) continue;
+        if (weightDecay) g = tf.add(g, tf.mul(p, weightDecay));
+        const lr = this.lrOf(name, lrScale);
+        const slots = this.slots[name];
+        if (kind === 'sgd') {
+          p.assign(tf.sub(p, tf.mul(g, lr)));
+        } else if (kind === 'momentum') {
+          slots[0].assign(tf.add(tf.mul(slots[0], momentum), g));
+          p.assign(tf.sub(p, tf.mul(slots[0], lr)));
+        } else {
+          const [b1, b2] = adamBetas;
+          slots[0].assign(tf.add(tf.mul(slots[0], b1), tf.mul(g, 1 - b1)));
+          slots[1].assign(tf.add(tf.mul(slots[1], b2), tf.mul(tf.square(g), 1 - b2)));
+          const stepSize = (lr * Math.sqrt(1 - b2 ** this.t)) / (1 - b1 ** this.t);
+          p.assign(tf.sub(p, tf.mul(tf.div(slots[0], tf.add(tf.sqrt(slots[1]), adamEps)), stepSize)));
+        }
+      }
+    });
+  }
+
+  getState(): { t: number; slots: Record<string, SerializedTensor[]> } {
+    return { t: this.t, slots: Object.fromEntries(Object.entries(this.slots).map(([k, v]) => [k, v.map(serializeTensor)])) };
+  }
+
+  setState(state: { t: number; slots: Record<string, SerializedTensor[]> }): void {
+    this.t = state.t;
+    for (const [name, vars] of Object.entries(this.slots)) {
+      const saved = state.slots[name];
+      vars.forEach((v, i) => {
+        const t = deserializeTensor(saved[i]);
+        v.assign(t);
+        t.dispose();
+      });
+    }
+  }
+
+  dispose(): void {
+    for (const vars of Object.values(this.slots)) for (const v of vars) v.dispose();
+  }
+}

@@ -1,0 +1,168 @@
+import { tf, ConfigError, NumericalError, Rng, type Batch, type Grads, type State } from '@eqprop/core';
+import type { EnergyNetwork } from '@eqprop/energies';
+import { FixedPoint, GradientDescent, type FixedPointSchedule, type Solver } from '@eqprop/solvers';
+import { EpEstimator, disposeRelaxation, type EstimatorKind } from './estimators.js';
+import { Optimizer, type OptimizerConfig } from './optimizers.js';
+import { ParticleStore } from './particles.js';
+
+export type SolverConfig = { kind: 'gradient-descent'; stepSize: number } | { kind: 'fixed-point'; schedule: FixedPointSchedule };
+
+export interface TrainerConfig {
+  solver: SolverConfig;
+  /** Free-phase steps (T, T1). */
+  freeSteps: number;
+  /** Nudged-phase steps (K, T2). */
+  nudgedSteps: number;
+  /** Optional early stop of the free phase on this residual. */
+  tol?: number;
+  /** Free-phase steps at evaluation (default: freeSteps; from zero state). */
+  evalSteps?: number;
+  estimator: EstimatorKind;
+  beta: number;
+  optimizer: OptimizerConfig;
+  /** Warm-start each example's free phase from its last equilibrium. */
+  persistent: boolean;
+}
+
+export interface BatchResult {
+  /** Mean cost at the free equilibrium. */
+  loss: number;
+  /** Misclassified examples in the batch (at the free equilibrium). */
+  errors: number;
+  size: number;
+  freeSteps: number;
+  residual: number;
+}
+
+export interface EvalResult {
+  error: number;
+  loss: number;
+  count: number;
+}
+
+export function makeSolver(config: SolverConfig): Solver {
+  if (config.kind === 'gradient-descent') return new GradientDescent(config.stepSize);
+  if (config.kind === 'fixed-point') return new FixedPoint(config.schedule);
+  throw new ConfigError(`unknown solver "${(config as { kind: string }).kind}": expected gradient-descent or fixed-point`);
+}
+
+/** The parameter groups for per-layer learning rates: the layer a parameter feeds, L+1 for the cost. */
+export function parameterGroups(net: EnergyNetwork): Record<string, number> {
+  const groups: Record<string, number> = {};
+  for (const term of net.terms) for (const name of Object.keys(term.params)) groups[name] = Math.max(...term.layers);
+  for (const name of Object.keys(net.cost.params)) groups[name] = net.depth + 1;
+  return groups;
+}
+
+/** One EP training step per batch: free phase, nudged phase(s), estimate, optimizer step. */
+export class Trainer {
+  readonly solver: Solver;
+  readonly estimator: EpEstimator;
+  readonly optimizer: Optimizer;
+  readonly particles?: ParticleStore;
+  readonly rng: Rng;
+
+  constructor(
+    readonly net: EnergyNetwork,
+    readonly config: TrainerConfig,
+    opts: { seed: number; trainCount?: number },
+  ) {
+    for (const key of ['freeSteps', 'nudgedSteps'] as const) {
+      if (!Number.isInteger(config[key]) || config[key] < 1) throw new ConfigError(`${key} must be a positive integer, got ${config[key]}`);
+    }
+    this.rng = new Rng(opts.seed);
+    this.solver = makeSolver(config.solver);
+    this.estimator = new EpEstimator(config.estimator, config.beta, this.rng);
+    this.optimizer = new Optimizer(config.optimizer, net.params, parameterGroups(net));
+    if (config.persistent) {
+      if (!opts.trainCount) throw new ConfigError('persistent particles need the training set size');
+      this.particles = new ParticleStore(opts.trainCount, net.layerShapes);
+    }
+  }
+
+  trainBatch(batch: Batch, lrScale = 1): BatchResult {
+    const bound = this.net.bind(batch.x);
+    const init = this.particles ? this.particles.gather(batch.indices) : this.net.zeroState(batch.labels.length);
+    try {
+      const est = this.estimator.estimate({
+        bound,
+        y: batch.y,
+        solver: this.solver,
+        init,
+        free: { maxSteps: this.config.freeSteps, tol: this.config.tol },
+        nudged: { maxSteps: this.config.nudgedSteps },
+      });
+      const result = this.summarise(est.free.state, batch, est.free.steps, est.free.residual);
+      checkFinite(est.grads, result.loss);
+      if (this.particles) this.particles.scatter(batch.indices, est.free.state);
+      this.optimizer.step(est.grads, lrScale);
+      disposeGrads(est.grads);
+      disposeRelaxation(est.free);
+      est.nudged.forEach(disposeRelaxation);
+      return result;
+    } finally {
+      init.forEach((t) => t.dispose());
+      bound.dispose();
+    }
+  }
+
+  /** Free equilibrium from zero for a batch (evaluation, prediction). Caller disposes the state. */
+  relaxFree(x: tf.Tensor, steps = this.config.evalSteps ?? this.config.freeSteps): State {
+    const bound = this.net.bind(x);
+    const init = this.net.zeroState(x.shape[0]);
+    try {
+      return this.solver.relax(bound, init, { maxSteps: steps, tol: this.config.tol }).state;
+    } finally {
+      init.forEach((t) => t.dispose());
+      bound.dispose();
+    }
+  }
+
+  evaluate(batches: Iterable<Batch>): EvalResult {
+    let errors = 0;
+    let loss = 0;
+    let count = 0;
+    for (const batch of batches) {
+      const state = this.relaxFree(batch.x);
+      const r = this.summarise(state, batch, 0, Number.NaN);
+      state.forEach((t) => t.dispose());
+      batch.x.dispose();
+      batch.y.dispose();
+      errors += r.errors;
+      loss += r.loss * r.size;
+      count += r.size;
+    }
+    return { error: errors / Math.max(count, 1), loss: loss / Math.max(count, 1), count };
+  }
+
+  /** Loss and misclassifications at an equilibrium: one read from the backend. */
+  private summarise(state: State, batch: Batch, steps: number, residual: number): BatchResult {
+    const { net } = this;
+    const packed = tf.tidy(() => {
+      const out = net.activity(net.depth, state[state.length - 1]);
+      const pred = tf.cast(tf.argMax(net.cost.scores(out), 1), 'float32');
+      return tf.concat([tf.reshape(tf.mean(net.cost.cost(out, batch.y)), [1]), pred]);
+    });
+    const values = packed.dataSync();
+    packed.dispose();
+    let errors = 0;
+    for (let i = 0; i < batch.labels.length; i++) if (values[i + 1] !== batch.labels[i]) errors++;
+    return { loss: values[0], errors, size: batch.labels.length, freeSteps: steps, residual };
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
+
+function checkFinite(grads: Grads, loss: number): void {
+  if (!Number.isFinite(loss)) throw new NumericalError(`the cost at the free equilibrium is ${loss}`);
+  const names = Object.keys(grads);
+  const bad = tf.tidy(() => tf.stack(names.map((n) => tf.all(tf.isFinite(grads[n])))).dataSync());
+  const i = bad.findIndex((ok) => !ok);
+  if (i >= 0) throw new NumericalError(`non-finite EP gradient for parameter ${names[i]}`);
+}
+
+function disposeGrads(grads: Grads): void {
+  for (const g of Object.values(grads)) g.dispose();
+}

@@ -1,0 +1,26 @@
+import { ConfigError, type Rng } from '@eqprop/core';
+import type { EnergyNetwork } from '@eqprop/energies';
+import { layeredMlp, type MlpConfig } from './mlp.js';
+
+/** Any model config: a `kind` naming a registered architecture, plus its own fields. */
+export interface ModelConfig {
+  kind: string;
+  [field: string]: unknown;
+}
+
+export type ArchitectureBuilder = (config: ModelConfig, rng: Rng) => EnergyNetwork;
+
+const builders = new Map<string, ArchitectureBuilder>();
+
+/** Adds an architecture: a new model is a new file that registers itself here. */
+export function registerArchitecture(kind: string, builder: ArchitectureBuilder): void {
+  builders.set(kind, builder);
+}
+
+export function buildModel(config: ModelConfig, rng: Rng): EnergyNetwork {
+  const builder = builders.get(config.kind);
+  if (!builder) throw new ConfigError(`unknown model kind "${config.kind}": expected one of ${[...builders.keys()].join(', ')}`);
+  return builder(config, rng);
+}
+
+registerArchitecture('mlp', (c, rng) => layeredMlp(c as unknown as MlpConfig, rng));

@@ -1,0 +1,37 @@
+import { tf, ConfigError, type State } from '@eqprop/core';
+import type { BoundNetwork } from '@eqprop/energies';
+import { iterate, type Relaxation, type RelaxOptions, type Solver } from './solver.js';
+
+/**
+ * Gradient descent on F = E + β·C with states clipped to the activation's range
+ * (Scellier & Bengio 2017): s ← clip(s − ε ∂F/∂s), all layers updated from the same old state.
+ */
+export class GradientDescent implements Solver {
+  readonly name = 'gradient-descent';
+  constructor(readonly stepSize: number) {
+    if (!(stepSize > 0)) throw new ConfigError(`gradient-descent step size ε must be > 0, got ${stepSize}`);
+  }
+
+  relax(bound: BoundNetwork, init: State, opts: RelaxOptions): Relaxation {
+    const net = bound.net;
+    if (net.form !== 'hopfield') {
+      throw new ConfigError(`gradient-descent relaxation needs a network of the hopfield form, got "${net.form}"`);
+    }
+    const eps = this.stepSize;
+    return iterate(bound, init, opts, (state) =>
+      tf.tidy(() => {
+        const acts = net.activities(state);
+        const all = bound.allActs(acts);
+        return state.map((s, i) => {
+          const k = i + 1;
+          const act = net.activations[i];
+          const field = bound.field(all, k, opts.nudge);
+          // −∂F/∂s = ρ'(s)·field − s; with ρ = identity on the clipped range, ρ' = 1
+          const drive = act.identityOnRange ? field : tf.mul(act.derivative(s), field);
+          const next = tf.add(tf.mul(s, 1 - eps), tf.mul(drive, eps));
+          return tf.clipByValue(next, act.range[0], act.range[1]);
+        });
+      }),
+    );
+  }
+}

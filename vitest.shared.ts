@@ -1,0 +1,17 @@
+// Tests import sibling packages from their sources, so a test run needs no build.
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+const names = ['core', 'energies', 'solvers', 'models', 'learning', 'baselines', 'datasets', 'analysis'];
+
+export const sharedConfig = defineConfig({
+  resolve: {
+    alias: Object.fromEntries(names.map((n) => [`@eqprop/${n}`, pkg(n)])),
+  },
+  test: {
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
