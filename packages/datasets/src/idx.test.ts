@@ -96,7 +96,7 @@ describe('IDX files', () => {
       [images.subarray(0, 2), /2 bytes, expected at least a 4-byte IDX header/],
       [Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0, 0, 0]), /magic number 0x504b0304, expected an IDX magic/],
       [Uint8Array.from([0, 0, 0x0d, 1, 0, 0, 0, 0]), /data type 0x0d .* expected 0x08/],
-      [labels, /magic number 0x00000801 \(1 dimensions\), expected 0x00000803/, 3],
+      [labels, /magic number 0x00000801 \(1 dimension\), expected 0x00000803/, 3],
       [images, /magic number 0x00000803 \(3 dimensions\), expected 0x00000801/, 1],
       [makeIdx([0xffffffff, 0xffffffff, 0xffffffff], [1, 2]), /need 7.*e\+28 data bytes, found 2/],
       [gzipSync(images).subarray(0, 20), /corrupt gzip data .* expected a valid gzip stream/],

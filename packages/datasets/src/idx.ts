@@ -35,7 +35,7 @@ export function parseIdx(buf: Uint8Array, what: string, expectDims?: number): Id
   }
   if (expectDims !== undefined ? ndims !== expectDims : ndims < 1 || ndims > MAX_DIMS) {
     const expected = expectDims !== undefined ? hex(0x800 + expectDims) : `1 to ${MAX_DIMS} dimensions`;
-    throw new DataFormatError(`${what}: magic number ${hex(magic)} (${ndims} dimensions), expected ${expected}`);
+    throw new DataFormatError(`${what}: magic number ${hex(magic)} (${ndims} dimension${ndims === 1 ? '' : 's'}), expected ${expected}`);
   }
   const headerBytes = 4 + 4 * ndims;
   if (buf.length < headerBytes) {
