@@ -39,6 +39,8 @@ export async function setupBackend(name: string = defaultBackend()): Promise<Bac
       throw new EqpropError('E_BACKEND', 'backend "webgpu" needs the package @tensorflow/tfjs-backend-webgpu');
     }
   }
+  // the cpu backend greets Node users with a banner about tfjs-node; we choose backends on purpose
+  if (name === 'cpu') tf.env().set('IS_TEST', true);
   let ok = false;
   try {
     ok = await tf.setBackend(name);

@@ -7,14 +7,15 @@ export type InitScheme = 'glorot' | 'fan-in';
  * 2010, used by Scellier & Bengio); `fan-in`: U(±1/√fan_in) (PyTorch's default, used by the
  * reference code of Ernoult et al. and Laborieux et al.).
  */
-export function initWeight(shape: number[], fanIn: number, fanOut: number, scheme: InitScheme, rng: Rng, name: string): tf.Variable {
+export function initWeight(shape: number[], fanIn: number, fanOut: number, scheme: InitScheme, rng: Rng): tf.Variable {
   const bound = scheme === 'glorot' ? Math.sqrt(6 / (fanIn + fanOut)) : 1 / Math.sqrt(fanIn);
   const size = shape.reduce((a, b) => a * b, 1);
-  return tf.variable(tf.tensor(rng.uniformArray(size, -bound, bound), shape), true, name);
+  // no tfjs variable name: those are global, and two models of one process would collide
+  return tf.variable(tf.tensor(rng.uniformArray(size, -bound, bound), shape), true);
 }
 
-export function initBias(shape: number[], fanIn: number, scheme: InitScheme, rng: Rng, name: string): tf.Variable {
+export function initBias(shape: number[], fanIn: number, scheme: InitScheme, rng: Rng): tf.Variable {
   const size = shape.reduce((a, b) => a * b, 1);
   const values = scheme === 'glorot' ? new Float32Array(size) : rng.uniformArray(size, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
-  return tf.variable(tf.tensor(values, shape), true, name);
+  return tf.variable(tf.tensor(values, shape), true);
 }

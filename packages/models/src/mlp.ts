@@ -31,13 +31,13 @@ export function layeredMlp(config: MlpConfig, rng: Rng): EnergyNetwork {
   const terms: Term[] = [];
   for (let k = 1; k < layerSizes.length; k++) {
     const [nIn, nOut] = [layerSizes[k - 1], layerSizes[k]];
-    terms.push(new DenseCoupling(k - 1, k, initWeight([nIn, nOut], nIn, nOut, scheme, rng, `W${k - 1}_${k}`)));
-    terms.push(new Bias(k, initBias([nOut], nIn, scheme, rng, `b${k}`)));
+    terms.push(new DenseCoupling(k - 1, k, initWeight([nIn, nOut], nIn, nOut, scheme, rng)));
+    terms.push(new Bias(k, initBias([nOut], nIn, scheme, rng)));
   }
   let cost: Cost = new MseCost();
   if (config.cost === 'ce') {
     const [nL, classes] = sizes.slice(-2);
-    cost = new CrossEntropyReadout(initWeight([nL, classes], nL, classes, scheme, rng, 'Wout'), initBias([classes], nL, scheme, rng, 'bout'));
+    cost = new CrossEntropyReadout(initWeight([nL, classes], nL, classes, scheme, rng), initBias([classes], nL, scheme, rng));
   }
   return new EnergyNetwork({
     inputShape: [sizes[0]],

@@ -1,0 +1,90 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { tf, setupBackend, Rng } from '@eqprop/core';
+import { layeredMlp } from '@eqprop/models';
+import { GradientDescent } from './gradient-descent.js';
+import { FixedPoint } from './fixed-point.js';
+import type { Solver } from './solver.js';
+
+beforeAll(async () => {
+  await setupBackend('wasm');
+});
+
+function setup(form: 'hopfield' | 'primitive', sizes = [12, 16, 9, 5], seed = 3) {
+  const net = layeredMlp({ kind: 'mlp', sizes, activation: form === 'hopfield' ? 'hard-sigmoid' : 'ernoult-sigmoid', form, cost: 'mse', init: 'glorot' }, new Rng(seed));
+  // stronger weights than Glorot so the relaxation has something to do
+  for (const p of Object.values(net.params)) p.assign(tf.mul(p, 2));
+  const x = tf.randomUniform([6, sizes[0]], 0, 1, 'float32', seed);
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 0], 'int32'), sizes[sizes.length - 1]).toFloat();
+  return { net, x, y };
+}
+
+function nonIncreasing(trace: number[], slack = 1e-5): boolean {
+  return trace.every((e, i) => i === 0 || e <= trace[i - 1] + slack * Math.max(1, Math.abs(trace[i - 1])));
+}
+
+describe('relaxation', () => {
+  const cases: [string, 'hopfield' | 'primitive', Solver][] = [
+    ['gradient descent (hopfield, hard sigmoid)', 'hopfield', new GradientDescent(0.5)],
+    ['layer-alternating fixed point (hopfield, hard sigmoid)', 'hopfield', new FixedPoint('alternating')],
+    ['layer-alternating fixed point (primitive, sigmoid)', 'primitive', new FixedPoint('alternating')],
+  ];
+  for (const [name, form, solver] of cases) {
+    it(`${name} never increases the energy, free and nudged`, () => {
+      const { net, x, y } = setup(form);
+      const bound = net.bind(x);
+      const init = net.zeroState(6);
+      const free = solver.relax(bound, init, { maxSteps: 60, trace: true });
+      expect(free.trace!.length).toBe(61);
+      expect(nonIncreasing(free.trace!)).toBe(true);
+      expect(free.trace![60]).toBeLessThan(free.trace![0]);
+      const nudged = solver.relax(bound, free.state, { maxSteps: 30, trace: true, nudge: { beta: 0.5, y } });
+      expect(nonIncreasing(nudged.trace!)).toBe(true);
+      [init, free.state, nudged.state].forEach((s) => s.forEach((t) => t.dispose()));
+      bound.dispose();
+    });
+  }
+
+  it('stops on the tolerance and reports steps, residual and convergence', () => {
+    const { net, x } = setup('primitive');
+    const bound = net.bind(x);
+    const init = net.zeroState(6);
+    const r = new FixedPoint('alternating').relax(bound, init, { maxSteps: 500, tol: 1e-5, checkEvery: 1 });
+    expect(r.converged).toBe(true);
+    expect(r.steps).toBeLessThan(500);
+    expect(r.residual).toBeLessThanOrEqual(1e-5);
+    const cut = new FixedPoint('alternating').relax(bound, init, { maxSteps: 2, tol: 1e-9 });
+    expect(cut.converged).toBe(false);
+    expect(cut.steps).toBe(2);
+    expect(cut.residual).toBeGreaterThan(1e-9);
+    // synchronous reaches the same fixed point
+    const sync = new FixedPoint('synchronous').relax(bound, init, { maxSteps: 2000, tol: 1e-6, checkEvery: 1 });
+    const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(sync.state[0], r.state[0]))).dataSync()[0]);
+    expect(gap).toBeLessThan(1e-4);
+    expect(r.steps).toBeLessThan(sync.steps);
+    [init, r.state, cut.state, sync.state].forEach((s) => s.forEach((t) => t.dispose()));
+    bound.dispose();
+  });
+
+  it('allocates nothing it does not free', () => {
+    const { net, x, y } = setup('hopfield');
+    const before = tf.memory().numTensors;
+    for (const solver of [new GradientDescent(0.5), new FixedPoint('synchronous'), new FixedPoint('alternating')]) {
+      const bound = net.bind(x);
+      const init = net.zeroState(6);
+      const r = solver.relax(bound, init, { maxSteps: 20, tol: 1e-3, nudge: { beta: 1, y } });
+      [init, r.state].forEach((s) => s.forEach((t) => t.dispose()));
+      bound.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('rejects bad options with a clear message', () => {
+    const { net, x } = setup('primitive');
+    const bound = net.bind(x);
+    expect(() => new GradientDescent(0)).toThrow(/step size ε must be > 0, got 0/);
+    expect(() => new GradientDescent(0.5).relax(bound, net.zeroState(6), { maxSteps: 5 })).toThrow(/needs a network of the hopfield form/);
+    expect(() => new FixedPoint().relax(bound, net.zeroState(6), { maxSteps: -1 })).toThrow(/maxSteps must be a non-negative integer, got -1/);
+    expect(() => new FixedPoint('random' as 'synchronous')).toThrow(/schedule must be/);
+    bound.dispose();
+  });
+});
