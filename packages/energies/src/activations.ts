@@ -17,6 +17,12 @@ export interface Activation {
   selfEnergy(s: tf.Tensor): tf.Tensor;
   /** Scalar form, for float64 references and plots. */
   scalar(x: number): number;
+  /**
+   * apply(x) = base(gain·(x − centre)). Solvers fold gain and centre into per-batch cached
+   * weights and static fields (BoundNetwork.preActivation), leaving one op per layer and step.
+   */
+  readonly affine: { gain: number; centre: number };
+  base(z: tf.Tensor): tf.Tensor;
 }
 
 export const hardSigmoid: Activation = {
@@ -27,6 +33,8 @@ export const hardSigmoid: Activation = {
   identityOnRange: true,
   selfEnergy: (s) => tf.tidy(() => tf.mul(0.5, tf.square(s))),
   scalar: (x) => Math.min(1, Math.max(0, x)),
+  affine: { gain: 1, centre: 0 },
+  base: (z) => tf.clipByValue(z, 0, 1),
 };
 
 /** Logistic sigmoid with gain and centre: 1 / (1 + e^{−gain(x − centre)}). */
@@ -49,6 +57,8 @@ export function logistic(gain = 1, centre = 0, name = gain === 1 && centre === 0
         return tf.add(tf.mul(centre, s), tf.div(ent, gain));
       }),
     scalar: (x) => 1 / (1 + Math.exp(-gain * (x - centre))),
+    affine: { gain, centre },
+    base: (z) => tf.sigmoid(z),
   };
 }
 
@@ -65,6 +75,8 @@ export const halfClip: Activation = {
   identityOnRange: false,
   selfEnergy: (s) => tf.tidy(() => tf.square(s)), // σ⁻¹(s) = 2s on [0, 1]
   scalar: (x) => Math.min(1, Math.max(0, x / 2)),
+  affine: { gain: 0.5, centre: 0 },
+  base: (z) => tf.clipByValue(z, 0, 1),
 };
 
 export const ACTIVATIONS: Record<string, Activation> = {

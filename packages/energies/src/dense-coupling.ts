@@ -30,9 +30,16 @@ export class DenseCoupling implements Term {
   }
 
   field(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor {
-    if (k === this.upper) return tf.matMul(flat(acts[this.lower]), this.weight as tf.Tensor2D);
-    const wT = cache.get(`${this.name}:T`, () => tf.transpose(this.weight)) as tf.Tensor2D;
-    return tf.matMul(acts[this.upper] as tf.Tensor2D, wT);
+    return this.scaledField(acts, k, cache, 1);
+  }
+
+  scaledField(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor {
+    const w = scale === 1 ? this.weight : cache.get(`${this.name}*${scale}`, () => tf.mul(this.weight, scale));
+    if (k === this.upper) return tf.matMul(flat(acts[this.lower]), w as tf.Tensor2D);
+    const wT = cache.get(`${this.name}*${scale}:T`, () => tf.transpose(w)) as tf.Tensor2D;
+    const lowerShape = acts[this.lower].shape;
+    const f = tf.matMul(flat(acts[this.upper]), wT);
+    return lowerShape.length === 2 ? f : f.reshape(lowerShape);
   }
 
   isStaticFor(k: number): boolean {

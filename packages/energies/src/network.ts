@@ -151,19 +151,41 @@ export class BoundNetwork {
    * with a nudge, the output layer also gets −β ∂C/∂a_L.
    */
   field(all: readonly tf.Tensor[], k: number, nudge?: Nudge): tf.Tensor {
+    return this.affineField(all, k, nudge, 1, 0);
+  }
+
+  /**
+   * gain·(field − centre) for layer k's activation (σ(x) = base(gain·(x − centre))): the
+   * argument of `activation.base`. Gain and centre are folded into per-batch cached weights
+   * and static fields, so a fixed-point step costs one matmul, one add and one op for σ.
+   */
+  preActivation(all: readonly tf.Tensor[], k: number, nudge?: Nudge): tf.Tensor {
+    const { gain, centre } = this.net.activations[k - 1].affine;
+    return this.affineField(all, k, nudge, gain, centre);
+  }
+
+  private affineField(all: readonly tf.Tensor[], k: number, nudge: Nudge | undefined, gain: number, centre: number): tf.Tensor {
     return tf.tidy(() => {
-      let f: tf.Tensor | null = this.staticFields[k] ?? null;
+      let f: tf.Tensor | null = this.staticPart(k, gain, centre, all[k].shape);
       for (const t of this.termsOf[k]) {
         if (t.isStaticFor(k)) continue;
-        const part = t.field(all, k, this.cache);
+        const part = t.scaledField ? t.scaledField(all, k, this.cache, gain) : tf.mul(t.field(all, k, this.cache), gain);
         f = f ? tf.add(f, part) : part;
       }
       if (nudge && k === this.net.depth && nudge.beta !== 0) {
-        const push = tf.mul(this.net.cost.nudgeField(all[k], nudge.y, this.cache), nudge.beta);
+        const push = tf.mul(this.net.cost.nudgeField(all[k], nudge.y, this.cache), nudge.beta * gain);
         f = f ? tf.add(f, push.reshape(f.shape)) : push;
       }
       return f ?? tf.zeros(all[k].shape);
     });
+  }
+
+  /** gain·(static field − centre), cached for the batch; null when it is zero. */
+  private staticPart(k: number, gain: number, centre: number, shape: number[]): tf.Tensor | null {
+    const base = this.staticFields[k];
+    if (gain === 1 && centre === 0) return base;
+    if (!base && centre === 0) return null;
+    return this.cache.get(`static:${k}:${gain}:${centre}`, () => (base ? tf.mul(tf.sub(base, centre), gain) : tf.fill(shape, -gain * centre)));
   }
 
   /** E per example at `states` (self term + all terms). */

@@ -35,6 +35,11 @@ export interface Term {
   energy(acts: readonly tf.Tensor[]): tf.Tensor;
   /** −∂E_term/∂acts[k]: the input this term sends to layer k. */
   field(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor;
+  /**
+   * scale · field, for terms that can fold the scale into cached weights (no extra op per step).
+   * Optional: the network multiplies `field` otherwise.
+   */
+  scaledField?(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor;
   /** True when the field on layer k depends only on parameters and the clamped input. */
   isStaticFor(k: number): boolean;
   /** ∂E_term/∂θ, averaged over the batch. */

@@ -23,12 +23,8 @@ export class FixedPoint implements Solver {
   relax(bound: BoundNetwork, init: State, opts: RelaxOptions): Relaxation {
     const net = bound.net;
     const L = net.depth;
-    const update = (all: tf.Tensor[], k: number) => {
-      const act = net.activations[k - 1];
-      const s = act.apply(bound.field(all, k, opts.nudge));
-      // in the hopfield form the state is pre-activation: keep it in the range where ρ(s) = s
-      return s;
-    };
+    // σ(field) = base(gain·(field − centre)), with gain and centre folded into cached weights
+    const update = (all: tf.Tensor[], k: number) => net.activations[k - 1].base(bound.preActivation(all, k, opts.nudge));
     if (net.form === 'hopfield' && !net.activations.every((a) => a.identityOnRange)) {
       throw new ConfigError('fixed-point relaxation of a hopfield network needs activations that are the identity on their range (hard sigmoid)');
     }

@@ -1,6 +1,7 @@
 import { trainCommand, TRAIN_HELP } from './train.js';
 import { evalCommand, EVAL_HELP } from './eval.js';
 import { presetsCommand } from './presets.js';
+import { benchCommand, BENCH_HELP } from './bench.js';
 
 export interface Command {
   summary: string;
@@ -13,4 +14,5 @@ export const commands: Record<string, Command> = {
   train: { summary: 'train a network with Equilibrium Propagation', help: TRAIN_HELP, run: trainCommand },
   eval: { summary: 'evaluate a run folder\'s checkpoint', help: EVAL_HELP, run: evalCommand },
   presets: { summary: 'list the paper presets', help: 'eqprop presets', run: presetsCommand },
+  bench: { summary: 'run the benchmark suite (JSON results)', help: BENCH_HELP, run: benchCommand },
 };
