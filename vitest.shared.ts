@@ -7,7 +7,8 @@ const names = ['core', 'energies', 'solvers', 'models', 'learning', 'baselines',
 
 export const sharedConfig = defineConfig({
   resolve: {
-    alias: Object.fromEntries(names.map((n) => [`@eqprop/${n}`, pkg(n)])),
+    // exact names only: subpath exports (e.g. @eqprop/learning/parallel) resolve to the built files
+    alias: names.map((n) => ({ find: new RegExp(`^@eqprop/${n}$`), replacement: pkg(n) })),
   },
   test: {
     testTimeout: 120_000,

@@ -51,6 +51,8 @@ export const runConfigSchema = z
     backend: z.enum(['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu']),
     /** Seconds between mid-epoch checkpoints. */
     checkpointEvery: z.number().positive(),
+    /** Data-parallel replicas (worker threads, the main thread included); default: one per core. */
+    workers: positiveInt.optional(),
     /** Stop after this many batches in total (smoke runs). */
     maxBatches: positiveInt.optional(),
   })

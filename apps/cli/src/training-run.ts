@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { tf, Rng, DataFormatError, setupBackend, type RngState } from '@eqprop/core';
+import { tf, Rng, DataFormatError, setupBackend, type Batch, type RngState } from '@eqprop/core';
 import { buildModel, loadParams, saveParams, type ModelConfig, type SavedParams } from '@eqprop/models';
-import { Trainer } from '@eqprop/learning';
+import { Trainer, type BatchResult } from '@eqprop/learning';
+import { DataParallelTrainer } from '@eqprop/learning/parallel';
+import { cpus } from 'node:os';
 import { batches, numBatches, type Dataset } from '@eqprop/datasets';
 import type { EnergyNetwork } from '@eqprop/energies';
 import type { RunConfig } from './config.js';
@@ -89,7 +91,7 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
     log(`resuming ${runDir.path} at epoch ${start.epoch + 1}, batch ${start.batch}/${perEpoch}`);
   }
 
-  const saveCheckpoint = (epoch: number, batch: number) => {
+  const saveCheckpoint = (epoch: number, batch: number, partial: Checkpoint['partial']) => {
     if (trainer.particles) {
       const all = trainer.particles.layers;
       const bytes = new Uint8Array(all.reduce((n, a) => n + a.byteLength, 0));
@@ -113,13 +115,40 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
     runDir.writeJson('checkpoint.json', ck);
   };
 
+  const workers = config.workers ?? cpus().length;
+  const parallel = workers > 1 ? await DataParallelTrainer.create(trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;
+  const step = (batch: Batch, lrScale: number) => (parallel ? parallel.trainBatch(batch, lrScale) : trainer.trainBatch(batch, lrScale));
+  try {
+    return await epochs({ session, runDir, log, quiet: opts.quiet, perEpoch, start, partial, history, step, saveCheckpoint });
+  } finally {
+    await parallel?.close();
+  }
+}
+
+interface EpochLoop {
+  session: Session;
+  runDir: RunDir;
+  log: (line: string) => void;
+  quiet?: boolean;
+  perEpoch: number;
+  start: { epoch: number; batch: number };
+  partial: Checkpoint['partial'];
+  history: EpochMetrics[];
+  step: (batch: Batch, lrScale: number) => BatchResult | Promise<BatchResult>;
+  saveCheckpoint: (epoch: number, batch: number, partial: Checkpoint['partial']) => void;
+}
+
+async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
+  const { session, runDir, log, perEpoch, start, history, step, saveCheckpoint } = loop;
+  const { config, train, test } = session;
+  let partial = loop.partial;
   let totalBatches = 0;
   for (let epoch = start.epoch; epoch < config.epochs; epoch++) {
     const t0 = Date.now();
     const priorSeconds = partial.seconds; // time spent on this epoch before a resume
     let lastSave = Date.now();
     const firstBatch = epoch === start.epoch ? start.batch : 0;
-    const bar = new ProgressBar(perEpoch, `epoch ${epoch + 1}/${config.epochs}`, process.stderr, opts.quiet);
+    const bar = new ProgressBar(perEpoch, `epoch ${epoch + 1}/${config.epochs}`, process.stderr, loop.quiet);
     const lrScale = config.lrSchedule === 'cosine' ? 0.5 * (1 + Math.cos((Math.PI * epoch) / config.epochs)) : 1;
     let b = firstBatch;
     for (const batch of batches(train, config.batchSize, {
@@ -132,7 +161,7 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
     })) {
       let r;
       try {
-        r = trainer.trainBatch(batch, lrScale);
+        r = await step(batch, lrScale);
       } catch (e) {
         if (e instanceof Error && e.name === 'NumericalError') e.message = `epoch ${epoch + 1}, batch ${b}: ${e.message} (last good checkpoint kept in ${runDir.path})`;
         throw e;
@@ -150,7 +179,7 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
       bar.update(b, `train err ${((100 * partial.errors) / partial.count).toFixed(2)}%`);
       if (Date.now() - lastSave > config.checkpointEvery * 1000) {
         partial.seconds = priorSeconds + (Date.now() - t0) / 1000;
-        saveCheckpoint(epoch, b);
+        saveCheckpoint(epoch, b, partial);
         lastSave = Date.now();
       }
       if (config.maxBatches && totalBatches >= config.maxBatches) break;
@@ -173,7 +202,7 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
       `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}  test error ${pct(m.testError)}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)`,
     );
     partial = { errors: 0, loss: 0, count: 0, steps: 0, batches: 0, seconds: 0 };
-    saveCheckpoint(epoch + 1, 0);
+    saveCheckpoint(epoch + 1, 0, partial);
     if (config.maxBatches && totalBatches >= config.maxBatches) break;
   }
   return history;

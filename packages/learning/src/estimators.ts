@@ -41,24 +41,30 @@ export class EpEstimator {
     if (kind === 'random-sign' && !rng) throw new ConfigError('the random-sign estimator needs an Rng');
   }
 
-  /** Runs the free phase, then the nudged phase(s) from the free state. */
-  estimate(req: EstimateRequest): Estimate {
-    const free = req.solver.relax(req.bound, req.init, req.free);
-    return this.estimateFrom(req, free);
+  /** The β of the next estimate: signed for random-sign (one draw from the Rng). */
+  drawBeta(): number {
+    return this.kind === 'random-sign' ? this.beta * this.rng!.sign() : this.beta;
   }
 
-  /** Nudged phase(s) and the estimate, given a free relaxation (which stays owned by the caller). */
-  estimateFrom(req: EstimateRequest, free: Relaxation): Estimate {
+  /** Runs the free phase, then the nudged phase(s) from the free state. */
+  estimate(req: EstimateRequest, beta = this.drawBeta()): Estimate {
+    const free = req.solver.relax(req.bound, req.init, req.free);
+    return this.estimateFrom(req, free, beta);
+  }
+
+  /**
+   * Nudged phase(s) and the estimate, given a free relaxation (which stays owned by the caller).
+   * `beta` is signed for random-sign; data-parallel workers receive the one the leader drew.
+   */
+  estimateFrom(req: EstimateRequest, free: Relaxation, beta = this.drawBeta()): Estimate {
     const { bound, y, solver } = req;
-    const nudge = (beta: number) => solver.relax(bound, free.state, { ...req.nudged, nudge: { beta, y } });
-    let beta = this.beta;
+    const nudge = (b: number) => solver.relax(bound, free.state, { ...req.nudged, nudge: { beta: b, y } });
     let nudged: Relaxation[];
     let grads: Grads;
     if (this.kind === 'symmetric') {
       nudged = [nudge(beta), nudge(-beta)];
       grads = bound.paramGradsDiff(nudged[0].state, nudged[1].state, 1 / (2 * beta));
     } else {
-      if (this.kind === 'random-sign') beta *= this.rng!.sign();
       nudged = [nudge(beta)];
       grads = bound.paramGradsDiff(nudged[0].state, free.state, 1 / beta);
     }

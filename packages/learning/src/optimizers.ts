@@ -60,11 +60,14 @@ export class Optimizer {
           slots[0].assign(tf.add(tf.mul(slots[0], momentum), g));
           p.assign(tf.sub(p, tf.mul(slots[0], lr)));
         } else {
+          // m and v are stored divided by (1−β1) and (1−β2): one op fewer each on every step
           const [b1, b2] = adamBetas;
-          slots[0].assign(tf.add(tf.mul(slots[0], b1), tf.mul(g, 1 - b1)));
-          slots[1].assign(tf.add(tf.mul(slots[1], b2), tf.mul(tf.square(g), 1 - b2)));
-          const stepSize = (lr * Math.sqrt(1 - b2 ** this.t)) / (1 - b1 ** this.t);
-          p.assign(tf.sub(p, tf.mul(tf.div(slots[0], tf.add(tf.sqrt(slots[1]), adamEps)), stepSize)));
+          slots[0].assign(tf.add(tf.mul(slots[0], b1), g));
+          slots[1].assign(tf.add(tf.mul(slots[1], b2), tf.square(g)));
+          const correction = Math.sqrt(1 - b2 ** this.t) / (1 - b1 ** this.t);
+          const stepSize = (lr * correction * (1 - b1)) / Math.sqrt(1 - b2);
+          const eps = adamEps / Math.sqrt(1 - b2);
+          p.assign(tf.sub(p, tf.mul(tf.div(slots[0], tf.add(tf.sqrt(slots[1]), eps)), stepSize)));
         }
       }
     });

@@ -17,18 +17,25 @@ export class ParticleStore {
   }
 
   gather(indices: Int32Array): State {
+    return this.gatherArrays(indices).map((a, l) => tf.tensor(a, [indices.length, ...this.layerShapes[l]]));
+  }
+
+  gatherArrays(indices: Int32Array): Float32Array[] {
     return this.layers.map((store, l) => {
       const n = this.sizes[l];
       const out = new Float32Array(indices.length * n);
       indices.forEach((idx, i) => out.set(store.subarray(idx * n, idx * n + n), i * n));
-      return tf.tensor(out, [indices.length, ...this.layerShapes[l]]);
+      return out;
     });
   }
 
   scatter(indices: Int32Array, state: State): void {
-    state.forEach((t, l) => {
+    this.scatterArrays(indices, state.map((t) => t.dataSync() as Float32Array));
+  }
+
+  scatterArrays(indices: Int32Array, arrays: Float32Array[]): void {
+    arrays.forEach((data, l) => {
       const n = this.sizes[l];
-      const data = t.dataSync() as Float32Array;
       indices.forEach((idx, i) => this.layers[l].set(data.subarray(i * n, i * n + n), idx * n));
     });
   }

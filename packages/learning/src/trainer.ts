@@ -81,27 +81,49 @@ export class Trainer {
   }
 
   trainBatch(batch: Batch, lrScale = 1): BatchResult {
+    const { grads, result } = this.computeGrads(batch, this.estimator.drawBeta());
+    this.optimizer.step(grads, lrScale);
+    disposeGrads(grads);
+    return result;
+  }
+
+  /**
+   * Free and nudged phases of one batch (or one worker's share of it) with a given signed β:
+   * the mean EP gradient over the batch, its loss and errors. Updates persistent particles
+   * unless `init` is given (the data-parallel leader keeps the particles then).
+   */
+  computeGrads(batch: Batch, beta: number, init?: State): { grads: Grads; result: BatchResult; freeState?: Float32Array[] } {
     const bound = this.net.bind(batch.x);
-    const init = this.particles ? this.particles.gather(batch.indices) : this.net.zeroState(batch.labels.length);
+    const start = init ?? (this.particles ? this.particles.gather(batch.indices) : this.net.zeroState(batch.labels.length));
     try {
-      const est = this.estimator.estimate({
-        bound,
-        y: batch.y,
-        solver: this.solver,
-        init,
-        free: { maxSteps: this.config.freeSteps, tol: this.config.tol },
-        nudged: { maxSteps: this.config.nudgedSteps },
-      });
+      const est = this.estimator.estimate(
+        {
+          bound,
+          y: batch.y,
+          solver: this.solver,
+          init: start,
+          free: { maxSteps: this.config.freeSteps, tol: this.config.tol },
+          nudged: { maxSteps: this.config.nudgedSteps },
+        },
+        beta,
+      );
       const result = this.summarise(est.free.state, batch, est.free.steps, est.free.residual);
-      checkFinite(est.grads, result.loss);
-      if (this.particles) this.particles.scatter(batch.indices, est.free.state);
-      this.optimizer.step(est.grads, lrScale);
-      disposeGrads(est.grads);
+      try {
+        checkFinite(est.grads, result.loss);
+      } catch (e) {
+        disposeGrads(est.grads);
+        disposeRelaxation(est.free);
+        throw e;
+      } finally {
+        est.nudged.forEach(disposeRelaxation);
+      }
+      let freeState: Float32Array[] | undefined;
+      if (init) freeState = est.free.state.map((t) => t.dataSync() as Float32Array);
+      else if (this.particles) this.particles.scatter(batch.indices, est.free.state);
       disposeRelaxation(est.free);
-      est.nudged.forEach(disposeRelaxation);
-      return result;
+      return { grads: est.grads, result, freeState };
     } finally {
-      init.forEach((t) => t.dispose());
+      if (!init) start.forEach((t) => t.dispose());
       bound.dispose();
     }
   }
@@ -163,6 +185,6 @@ function checkFinite(grads: Grads, loss: number): void {
   if (i >= 0) throw new NumericalError(`non-finite EP gradient for parameter ${names[i]}`);
 }
 
-function disposeGrads(grads: Grads): void {
+export function disposeGrads(grads: Grads): void {
   for (const g of Object.values(grads)) g.dispose();
 }

@@ -19,6 +19,7 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --solver gradient-descent|fixed-point  --schedule synchronous|alternating
   --no-persistent        do not warm-start from persistent particles
   --data-dir DIR  --train-limit N  --test-limit N  --max-batches N
+  --workers N            data-parallel worker threads, main thread included (default: one per core)
   --out DIR              where run folders go (default runs/)
   --quiet                no progress bar`;
 
@@ -48,6 +49,7 @@ const OPTIONS = {
   'test-limit': { type: 'string' },
   'max-batches': { type: 'string' },
   out: { type: 'string' },
+  workers: { type: 'string' },
   quiet: { type: 'boolean' },
 } as const;
 
@@ -74,6 +76,7 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
     seed: n('seed'),
     backend: flags.backend,
     maxBatches: n('max-batches'),
+    workers: n('workers'),
     model: flags.layers !== undefined ? { sizes: listFlag('layers', flags.layers) } : undefined,
     data: { dataDir: flags['data-dir'], trainLimit: n('train-limit'), testLimit: n('test-limit') },
     trainer: {

@@ -2,6 +2,7 @@ import { ConfigError } from '@eqprop/core';
 import type { RunConfig } from '../config.js';
 import { scellier2017 } from './scellier2017.js';
 import { laborieux2021 } from './laborieux2021.js';
+import { laborieux2021Conv } from './laborieux2021-conv.js';
 
 /** Everything a preset may leave out. */
 export const DEFAULTS = {
@@ -14,7 +15,7 @@ export const DEFAULTS = {
 
 export type Preset = Omit<RunConfig, keyof typeof DEFAULTS | 'preset'> & Partial<Pick<RunConfig, keyof typeof DEFAULTS>>;
 
-const presets: Record<string, Preset> = { ...scellier2017, ...laborieux2021 };
+const presets: Record<string, Preset> = { ...scellier2017, ...laborieux2021, ...laborieux2021Conv };
 
 /** Adds presets (a new paper's file calls this). */
 export function registerPresets(more: Record<string, Preset>): void {

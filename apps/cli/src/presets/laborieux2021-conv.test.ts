@@ -1,0 +1,34 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { Rng, setupBackend } from '@eqprop/core';
+import { buildModel, type ModelConfig } from '@eqprop/models';
+import { parameterGroups } from '@eqprop/learning';
+import { validateConfig } from '../config.js';
+import { getPreset } from './index.js';
+
+beforeAll(async () => {
+  await setupBackend('wasm');
+});
+
+describe('convolutional presets', () => {
+  it.each([
+    ['ernoult2019-conv', [[12, 12, 32], [4, 4, 64], [10]], 'one-sided'],
+    ['laborieux2021-mnist', [[12, 12, 32], [4, 4, 64]], 'symmetric'],
+    ['laborieux2021-cifar10', [[16, 16, 128], [8, 8, 256], [4, 4, 512], [1, 1, 512]], 'symmetric'],
+  ])('%s validates, builds, and has one learning rate per layer (input to output)', (name, shapes, estimator) => {
+    const config = validateConfig(getPreset(name));
+    expect(config.trainer.estimator).toBe(estimator);
+    const net = buildModel(config.model as ModelConfig, new Rng(1));
+    expect(net.layerShapes).toEqual(shapes);
+    const groups = Math.max(...Object.values(parameterGroups(net)));
+    expect(config.trainer.optimizer.lrs.length).toBe(groups);
+    Object.values(net.params).forEach((v) => v.dispose());
+  });
+
+  it('CIFAR-10: momentum, weight decay, cosine schedule, augmentation', () => {
+    const c = getPreset('laborieux2021-cifar10');
+    expect(c.trainer.optimizer).toEqual({ kind: 'momentum', lrs: [0.25, 0.15, 0.1, 0.08, 0.05], momentum: 0.9, weightDecay: 3e-4 });
+    expect(c.lrSchedule).toBe('cosine');
+    expect(c.data.augment).toEqual({ cropPad: 4, flip: true });
+    expect([c.trainer.freeSteps, c.trainer.nudgedSteps, c.trainer.beta, c.batchSize, c.epochs]).toEqual([250, 25, 1, 128, 120]);
+  });
+});

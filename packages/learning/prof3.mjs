@@ -1,0 +1,14 @@
+import { setupBackend, tf, Rng } from '@eqprop/core';
+import { layeredMlp } from '@eqprop/models';
+import { Trainer } from '@eqprop/learning';
+await setupBackend('wasm');
+const rng = new Rng(1);
+const net = layeredMlp({kind:'mlp', sizes:[784,512,10], activation:'ernoult-sigmoid', form:'primitive', cost:'mse', init:'fan-in'}, rng);
+const cfg = {solver:{kind:'fixed-point', schedule:'synchronous'}, freeSteps:30, nudgedSteps:10, estimator:'random-sign', beta:0.1, optimizer:{kind:'adam', lrs:[5e-4]}, persistent:false};
+const tr = new Trainer(net, cfg, {seed:1});
+const x = tf.randomUniform([50,784]); const y = tf.oneHot(tf.tensor1d(Array.from({length:50},(_, i)=>i%10),'int32'),10).toFloat();
+const batch = {x, y, labels: Int32Array.from({length:50},(_, i)=>i%10), indices: Int32Array.from({length:50},(_, i)=>i)};
+for (let i=0;i<20;i++) tr.trainBatch(batch);
+let t0=performance.now(); for (let i=0;i<100;i++) tr.trainBatch(batch); console.log('trainBatch ms', (performance.now()-t0)/100);
+const grads = Object.fromEntries(Object.entries(net.params).map(([k,v])=>[k, tf.zerosLike(v)]));
+t0=performance.now(); for (let i=0;i<100;i++) tr.optimizer.step(grads); console.log('adam ms', (performance.now()-t0)/100);

@@ -1,0 +1,149 @@
+import { Worker } from 'node:worker_threads';
+import { tf, EqpropError, ConfigError, type Batch, type Grads } from '@eqprop/core';
+import type { ModelConfig } from '@eqprop/models';
+import { Trainer, disposeGrads, type BatchResult } from '../trainer.js';
+import type { FromWorker, ShardResultMessage, ToWorker } from './protocol.js';
+import { paramsChecksum } from './checksum.js';
+
+export interface DataParallelOptions {
+  /** Replicas in all, the leader included (default: as many as cores). */
+  workers: number;
+  backend: string;
+  /** Modules every worker imports before building the model (custom architectures). */
+  setupModules?: string[];
+}
+
+/** A worker thread with a queue of pending replies (messages are answered in order). */
+class Replica {
+  private waiting: { resolve: (m: FromWorker) => void; reject: (e: Error) => void }[] = [];
+  constructor(readonly worker: Worker) {
+    worker.on('message', (m: FromWorker) => {
+      const w = this.waiting.shift();
+      if (!w) return;
+      if (m.type === 'error') w.reject(Object.assign(new EqpropError('E_WORKER', m.message), { name: m.name }));
+      else w.resolve(m);
+    });
+    worker.on('error', (e) => this.waiting.splice(0).forEach((w) => w.reject(e)));
+  }
+  request<T extends FromWorker>(msg: ToWorker, transfer: ArrayBuffer[] = []): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve: resolve as (m: FromWorker) => void, reject });
+      this.worker.postMessage(msg, transfer);
+    });
+  }
+}
+
+/**
+ * Data-parallel EP: a batch is split across replicas (the leader computes one share itself),
+ * each relaxes its share on its own backend, the gradient sums are added and every replica
+ * applies the same mean gradient with the same optimizer — the update of one worker, on all
+ * cores. The leader owns the persistent particles, the RNG (random-sign β) and checkpoints.
+ */
+export class DataParallelTrainer {
+  private pendingApply: Promise<unknown>[] = [];
+
+  private constructor(
+    readonly trainer: Trainer,
+    private readonly replicas: Replica[],
+  ) {}
+
+  static async create(trainer: Trainer, model: ModelConfig, seed: number, opts: DataParallelOptions): Promise<DataParallelTrainer> {
+    if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new ConfigError(`workers must be a positive integer, got ${opts.workers}`);
+    const params = Object.fromEntries(Object.entries(trainer.net.params).map(([k, v]) => [k, v.dataSync().slice() as Float32Array]));
+    const replicas = Array.from({ length: opts.workers - 1 }, () => new Replica(new Worker(new URL('./worker.js', import.meta.url), { execArgv: [] })));
+    await Promise.all(
+      replicas.map((r) =>
+        r.request({ type: 'init', backend: opts.backend, model, trainer: trainer.config, seed, params, optimizer: trainer.optimizer.getState(), setupModules: opts.setupModules ?? [] }),
+      ),
+    );
+    return new DataParallelTrainer(trainer, replicas);
+  }
+
+  get workers(): number {
+    return this.replicas.length + 1;
+  }
+
+  async trainBatch(batch: Batch, lrScale = 1): Promise<BatchResult> {
+    const { trainer } = this;
+    const beta = trainer.estimator.drawBeta();
+    const n = batch.labels.length;
+    const parts = this.workers;
+    const bounds = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * n) / parts));
+    const xs = batch.x.dataSync() as Float32Array;
+    const ys = batch.y.dataSync() as Float32Array;
+    const exampleSize = xs.length / n;
+    const classes = batch.y.shape[1];
+    await Promise.all(this.pendingApply.splice(0));
+    // workers' shares first, so they run while the leader computes its own
+    const replies = this.replicas.map((r, i) => {
+      const [lo, hi] = [bounds[i + 1], bounds[i + 2]];
+      const init = trainer.particles?.gatherArrays(batch.indices.subarray(lo, hi));
+      return r.request<ShardResultMessage>({
+        type: 'shard',
+        x: xs.slice(lo * exampleSize, hi * exampleSize),
+        xShape: [hi - lo, ...batch.x.shape.slice(1)],
+        y: ys.slice(lo * classes, hi * classes),
+        classes,
+        labels: batch.labels.slice(lo, hi),
+        beta,
+        init,
+      });
+    });
+    const n0 = bounds[1];
+    const own = tf.tidy(() => ({
+      x: batch.x.slice(0, n0),
+      y: batch.y.slice(0, n0) as tf.Tensor2D,
+    }));
+    const ownIdx = batch.indices.subarray(0, n0);
+    const init = trainer.particles?.gather(ownIdx);
+    let mine;
+    try {
+      mine = trainer.computeGrads({ x: own.x, y: own.y, labels: batch.labels.slice(0, n0), indices: ownIdx }, beta, init);
+    } finally {
+      own.x.dispose();
+      own.y.dispose();
+      init?.forEach((t) => t.dispose());
+    }
+    const results = await Promise.all(replies);
+    if (trainer.particles) {
+      trainer.particles.scatterArrays(ownIdx, mine.freeState!);
+      results.forEach((r, i) => trainer.particles!.scatterArrays(batch.indices.subarray(bounds[i + 1], bounds[i + 2]), r.freeState!));
+    }
+    // mean over the batch = (leader mean × n0 + Σ worker sums) / n
+    const mean: Grads = tf.tidy(() => {
+      const out: Grads = {};
+      for (const [name, g] of Object.entries(mine.grads)) {
+        let total = tf.mul(g, n0);
+        for (const r of results) total = tf.add(total, tf.tensor(r.grads[name], g.shape));
+        out[name] = tf.div(total, n);
+      }
+      return out;
+    });
+    disposeGrads(mine.grads);
+    const host = Object.fromEntries(Object.entries(mean).map(([k, v]) => [k, v.dataSync() as Float32Array]));
+    this.pendingApply = this.replicas.map((r) => r.request({ type: 'apply', grads: host, lrScale }));
+    trainer.optimizer.step(mean, lrScale);
+    disposeGrads(mean);
+    const loss = mine.result.loss * n0 + results.reduce((s, r) => s + r.loss, 0);
+    return {
+      loss: loss / n,
+      errors: mine.result.errors + results.reduce((s, r) => s + r.errors, 0),
+      size: n,
+      freeSteps: Math.max(mine.result.freeSteps, ...results.map((r) => r.freeSteps)),
+      residual: mine.result.residual,
+    };
+  }
+
+  /** Checksums of the parameters of every replica (the leader's first): they must all agree. */
+  async checksums(): Promise<number[]> {
+    await Promise.all(this.pendingApply.splice(0));
+    const others = await Promise.all(this.replicas.map((r) => r.request<{ type: 'checksum'; value: number }>({ type: 'checksum' })));
+    return [paramsChecksum(this.trainer.net.params), ...others.map((o) => o.value)];
+  }
+
+  /** Waits for pending updates and stops the worker threads. */
+  async close(): Promise<void> {
+    await Promise.all(this.pendingApply.splice(0));
+    await Promise.all(this.replicas.map((r) => r.worker.terminate()));
+  }
+}

@@ -1,0 +1,62 @@
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+// Worker threads run the built files, so this test drives the built package in a child process
+// (one tfjs instance, exactly as users get it).
+const pkgDir = fileURLToPath(new URL('../..', import.meta.url));
+
+const script = `
+import { tf, setupBackend, Rng } from '@eqprop/core';
+import { buildModel } from '@eqprop/models';
+import { Trainer } from '@eqprop/learning';
+import { DataParallelTrainer } from '@eqprop/learning/parallel';
+await setupBackend('wasm');
+const model = { kind: 'mlp', sizes: [64, 32, 10], activation: 'hard-sigmoid', form: 'hopfield', cost: 'mse', init: 'glorot' };
+const config = { solver: { kind: 'gradient-descent', stepSize: 0.5 }, freeSteps: 15, nudgedSteps: 4, estimator: 'random-sign', beta: 1, optimizer: { kind: 'adam', lrs: [0.01, 0.005] }, persistent: true };
+const count = 200;
+const data = new Rng(5);
+const xs = data.uniformArray(count * 64, 0, 1);
+const labels = Int32Array.from({ length: count }, () => data.int(10));
+function batch(b) {
+  const idx = Int32Array.from({ length: 20 }, (_, i) => (b * 20 + i) % count);
+  const x = new Float32Array(20 * 64), y = new Float32Array(200);
+  idx.forEach((j, i) => { x.set(xs.subarray(j * 64, j * 64 + 64), i * 64); y[i * 10 + labels[j]] = 1; });
+  return { x: tf.tensor2d(x, [20, 64]), y: tf.tensor2d(y, [20, 10]), labels: Int32Array.from(idx, (j) => labels[j]), indices: idx };
+}
+const single = new Trainer(buildModel(model, new Rng(1)), config, { seed: 2, trainCount: count });
+const leader = new Trainer(buildModel(model, new Rng(1)), config, { seed: 2, trainCount: count });
+const par = await DataParallelTrainer.create(leader, model, 1, { workers: 2, backend: 'wasm' });
+let lossA = 0, lossB = 0;
+for (let b = 0; b < 30; b++) {
+  const bA = batch(b), bB = batch(b);
+  lossA += single.trainBatch(bA).loss;
+  lossB += (await par.trainBatch(bB)).loss;
+  [bA, bB].forEach((t) => { t.x.dispose(); t.y.dispose(); });
+}
+let maxRel = 0;
+for (const name of Object.keys(single.net.params)) {
+  const a = single.net.params[name].dataSync(), b = leader.net.params[name].dataSync();
+  let scale = 0, diff = 0;
+  for (let i = 0; i < a.length; i++) { scale = Math.max(scale, Math.abs(a[i])); diff = Math.max(diff, Math.abs(a[i] - b[i])); }
+  maxRel = Math.max(maxRel, diff / scale);
+}
+let particleDiff = 0;
+single.particles.layers.forEach((l, i) => l.forEach((v, j) => { particleDiff = Math.max(particleDiff, Math.abs(v - leader.particles.layers[i][j])); }));
+const sums = await par.checksums();
+await par.close();
+console.log(JSON.stringify({ maxRel, particleDiff, sums, lossA, lossB, rngSame: single.rng.getState().join() === leader.rng.getState().join() }));
+`;
+
+describe('data-parallel training', () => {
+  it('two workers give the update of one (same β signs, particles, optimizer) and replicas agree bitwise', () => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: pkgDir, encoding: 'utf8', timeout: 120_000 });
+    expect(r.stderr).not.toMatch(/Error/);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(out.maxRel).toBeLessThan(1e-4);
+    expect(out.particleDiff).toBeLessThan(1e-4);
+    expect(out.rngSame).toBe(true);
+    expect(new Set(out.sums).size).toBe(1);
+    expect(Math.abs(out.lossA - out.lossB) / out.lossA).toBeLessThan(1e-4);
+  });
+});

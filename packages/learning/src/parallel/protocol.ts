@@ -1,0 +1,49 @@
+import type { ModelConfig } from '@eqprop/models';
+import type { TrainerConfig } from '../trainer.js';
+
+/** Messages between the data-parallel leader and its workers (structured clone, buffers transferred). */
+export interface InitMessage {
+  type: 'init';
+  backend: string;
+  model: ModelConfig;
+  trainer: TrainerConfig;
+  seed: number;
+  /** Parameter values by name, in the leader's current state. */
+  params: Record<string, Float32Array>;
+  /** The leader's optimizer state, so a resumed run's replicas continue identically. */
+  optimizer: ReturnType<import('../optimizers.js').Optimizer['getState']>;
+  /** Modules to import first (e.g. one that registers a custom architecture). */
+  setupModules: string[];
+}
+
+export interface ShardMessage {
+  type: 'shard';
+  x: Float32Array;
+  xShape: number[];
+  y: Float32Array;
+  classes: number;
+  labels: Int32Array;
+  beta: number;
+  /** Warm start (persistent particles), one array per free layer. */
+  init?: Float32Array[];
+}
+
+export interface ApplyMessage {
+  type: 'apply';
+  /** Mean gradient of the whole batch, applied by every replica identically. */
+  grads: Record<string, Float32Array>;
+  lrScale: number;
+}
+
+export interface ShardResultMessage {
+  type: 'result';
+  /** Gradient SUM over the shard (mean × shard size). */
+  grads: Record<string, Float32Array>;
+  loss: number;
+  errors: number;
+  freeSteps: number;
+  freeState?: Float32Array[];
+}
+
+export type ToWorker = InitMessage | ShardMessage | ApplyMessage | { type: 'checksum' } | { type: 'close' };
+export type FromWorker = { type: 'ready' } | ShardResultMessage | { type: 'applied' } | { type: 'checksum'; value: number } | { type: 'error'; message: string; name: string };

@@ -1,0 +1,60 @@
+import { parentPort } from 'node:worker_threads';
+import { tf, setupBackend, Rng, type Grads } from '@eqprop/core';
+import { buildModel } from '@eqprop/models';
+import { Trainer, disposeGrads } from '../trainer.js';
+import type { ToWorker, FromWorker } from './protocol.js';
+import { paramsChecksum } from './checksum.js';
+
+/** A replica: its own backend, model and optimizer; computes its share of each batch. */
+let trainer: Trainer | undefined;
+const port = parentPort!;
+
+function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
+port.on('message', async (msg: ToWorker) => {
+  try {
+    if (msg.type === 'init') {
+      for (const m of msg.setupModules) await import(m);
+      await setupBackend(msg.backend);
+      const net = buildModel(msg.model, new Rng(msg.seed));
+      for (const [name, values] of Object.entries(msg.params)) {
+        const t = tf.tensor(values, net.params[name].shape);
+        net.params[name].assign(t);
+        t.dispose();
+      }
+      trainer = new Trainer(net, { ...msg.trainer, persistent: false }, { seed: msg.seed });
+      trainer.optimizer.setState(msg.optimizer);
+      send({ type: 'ready' });
+    } else if (msg.type === 'shard') {
+      const t = trainer!;
+      const n = msg.labels.length;
+      const x = tf.tensor(msg.x, msg.xShape);
+      const y = tf.tensor2d(msg.y, [n, msg.classes]);
+      const init = msg.init?.map((a, l) => tf.tensor(a, [n, ...t.net.layerShapes[l]]));
+      const { grads, result, freeState } = t.computeGrads({ x, y, labels: msg.labels, indices: new Int32Array(n) }, msg.beta, init);
+      const sums: Record<string, Float32Array> = {};
+      for (const [name, g] of Object.entries(grads)) sums[name] = tf.tidy(() => tf.mul(g, n)).dataSync() as Float32Array;
+      disposeGrads(grads);
+      [x, y, ...(init ?? [])].forEach((v) => v.dispose());
+      const buffers = [...Object.values(sums), ...(msg.init ? (freeState ?? []) : [])].map((a) => a.buffer as ArrayBuffer);
+      send({ type: 'result', grads: sums, loss: result.loss * n, errors: result.errors, freeSteps: result.freeSteps, freeState: msg.init ? freeState : undefined }, buffers);
+    } else if (msg.type === 'apply') {
+      const t = trainer!;
+      const grads: Grads = {};
+      for (const [name, values] of Object.entries(msg.grads)) grads[name] = tf.tensor(values, t.net.params[name].shape);
+      t.optimizer.step(grads, msg.lrScale);
+      disposeGrads(grads);
+      send({ type: 'applied' });
+    } else if (msg.type === 'checksum') {
+      send({ type: 'checksum', value: paramsChecksum(trainer!.net.params) });
+    } else if (msg.type === 'close') {
+      trainer?.dispose();
+      port.close();
+    }
+  } catch (e) {
+    const err = e as Error;
+    send({ type: 'error', message: err.message, name: err.name });
+  }
+});
