@@ -22,21 +22,15 @@ export async function setupBackend(name: string = defaultBackend()): Promise<Bac
   if (!isBackendName(name)) {
     throw new EqpropError('E_BACKEND', `unknown backend "${name}": expected one of ${BACKENDS.join(', ')}`);
   }
-  if (name === 'tensorflow') {
+  // optional backends load only when asked for and not already registered; the module name is a
+  // variable so that bundlers (Vite) do not try to resolve packages the user has not installed
+  const optional: Partial<Record<BackendName, string>> = { tensorflow: '@tensorflow/tfjs-node', webgpu: '@tensorflow/tfjs-backend-webgpu' };
+  const pkg = optional[name];
+  if (pkg && !tf.findBackendFactory(name)) {
     try {
-      await import(/* @vite-ignore */ '@tensorflow/tfjs-node' as string);
+      await import(/* @vite-ignore */ pkg);
     } catch {
-      throw new EqpropError(
-        'E_BACKEND',
-        'backend "tensorflow" needs the optional package @tensorflow/tfjs-node: install it with `pnpm add @tensorflow/tfjs-node`',
-      );
-    }
-  }
-  if (name === 'webgpu') {
-    try {
-      await import(/* @vite-ignore */ '@tensorflow/tfjs-backend-webgpu' as string);
-    } catch {
-      throw new EqpropError('E_BACKEND', 'backend "webgpu" needs the package @tensorflow/tfjs-backend-webgpu');
+      throw new EqpropError('E_BACKEND', `backend "${name}" needs the optional package ${pkg}: install it with \`pnpm add ${pkg}\``);
     }
   }
   // the cpu backend greets Node users with a banner about tfjs-node; we choose backends on purpose

@@ -1,4 +1,4 @@
-import { tf, ConfigError, serializeTensor, deserializeTensor, type Grads, type Params, type SerializedTensor } from '@eqprop/core';
+import { tf, ConfigError, DataFormatError, serializeTensor, deserializeTensor, type Grads, type Params, type SerializedTensor } from '@eqprop/core';
 
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
 export type OptimizerKind = (typeof OPTIMIZERS)[number];
@@ -34,7 +34,12 @@ export class Optimizer {
     for (const lr of config.lrs) if (!(lr >= 0) || !Number.isFinite(lr)) throw new ConfigError(`learning rates must be ≥ 0, got ${lr}`);
     const nSlots = config.kind === 'sgd' ? 0 : config.kind === 'momentum' ? 1 : 2;
     for (const [name, p] of Object.entries(params)) {
-      this.slots[name] = Array.from({ length: nSlots }, () => tf.variable(tf.zerosLike(p), false));
+      this.slots[name] = Array.from({ length: nSlots }, () => {
+        const zeros = tf.zerosLike(p);
+        const slot = tf.variable(zeros, false);
+        zeros.dispose();
+        return slot;
+      });
     }
   }
 
@@ -77,16 +82,38 @@ export class Optimizer {
     return { t: this.t, slots: Object.fromEntries(Object.entries(this.slots).map(([k, v]) => [k, v.map(serializeTensor)])) };
   }
 
+  /** Restores getState's output; checks all of it first (a DataFormatError leaves the optimizer as it was). */
   setState(state: { t: number; slots: Record<string, SerializedTensor[]> }): void {
-    this.t = state.t;
-    for (const [name, vars] of Object.entries(this.slots)) {
-      const saved = state.slots[name];
-      vars.forEach((v, i) => {
-        const t = deserializeTensor(saved[i]);
-        v.assign(t);
-        t.dispose();
-      });
+    const slots = state?.slots;
+    if (!Number.isSafeInteger(state?.t) || state.t < 0 || typeof slots !== 'object' || slots === null) {
+      throw new DataFormatError('saved optimizer state needs a step count t ≥ 0 and slots');
     }
+    const values: tf.Tensor[] = [];
+    try {
+      for (const [name, vars] of Object.entries(this.slots)) {
+        const saved = Object.hasOwn(slots, name) ? slots[name] : undefined;
+        if (!Array.isArray(saved) || saved.length !== vars.length) {
+          throw new DataFormatError(`saved optimizer state of "${name}" needs ${vars.length} slot(s) for ${this.config.kind}`);
+        }
+        vars.forEach((v, i) => {
+          const shape = saved[i]?.shape;
+          if (!Array.isArray(shape) || shape.length !== v.rank || shape.some((d, j) => d !== v.shape[j]) || saved[i].dtype !== 'float32') {
+            throw new DataFormatError(`saved optimizer slot ${i} of "${name}" is not float32 of shape [${v.shape}]`);
+          }
+          values.push(deserializeTensor(saved[i]));
+        });
+      }
+    } catch (e) {
+      values.forEach((t) => t.dispose());
+      throw e;
+    }
+    this.t = state.t;
+    Object.values(this.slots)
+      .flat()
+      .forEach((v, i) => {
+        v.assign(values[i]);
+        values[i].dispose();
+      });
   }
 
   dispose(): void {

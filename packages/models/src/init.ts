@@ -10,12 +10,19 @@ export type InitScheme = 'glorot' | 'fan-in';
 export function initWeight(shape: number[], fanIn: number, fanOut: number, scheme: InitScheme, rng: Rng): tf.Variable {
   const bound = scheme === 'glorot' ? Math.sqrt(6 / (fanIn + fanOut)) : 1 / Math.sqrt(fanIn);
   const size = shape.reduce((a, b) => a * b, 1);
-  // no tfjs variable name: those are global, and two models of one process would collide
-  return tf.variable(tf.tensor(rng.uniformArray(size, -bound, bound), shape), true);
+  return variableFrom(rng.uniformArray(size, -bound, bound), shape);
 }
 
 export function initBias(shape: number[], fanIn: number, scheme: InitScheme, rng: Rng): tf.Variable {
   const size = shape.reduce((a, b) => a * b, 1);
   const values = scheme === 'glorot' ? new Float32Array(size) : rng.uniformArray(size, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
-  return tf.variable(tf.tensor(values, shape), true);
+  return variableFrom(values, shape);
+}
+
+/** A trainable variable holding `values` (its source tensor is freed). No tfjs name: names are global. */
+function variableFrom(values: Float32Array, shape: number[]): tf.Variable {
+  const t = tf.tensor(values, shape);
+  const v = tf.variable(t, true);
+  t.dispose();
+  return v;
 }

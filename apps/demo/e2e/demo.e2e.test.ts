@@ -1,0 +1,140 @@
+// End-to-end: the built demo (dist/) in Debian's headless Chromium, driven by playwright-core.
+// Needs `pnpm --filter demo build` first (turbo's `test` task depends on `build`) and
+// `apt-get install -y chromium`. CHROMIUM_PATH overrides the browser; EQPROP_SKIP_E2E=1 skips.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const dist = resolve(here, '../dist');
+const shots = resolve(here, '../../../docs/screenshots');
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const BATCHES = 200;
+const skip = process.env.EQPROP_SKIP_E2E === '1';
+
+/** window.eqpropDemo, set by src/main.ts. */
+interface Probe {
+  state: string;
+  backend: string;
+  batches: number;
+  testAccuracy: number;
+  freeTrace: number[];
+  padPrediction: number | null;
+  error: string;
+  tensors: () => number;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+  '.bin': 'application/octet-stream',
+};
+
+/** A static file server for dist/ on 127.0.0.1 (what any web host does). */
+function serve(root: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const file = join(root, path.endsWith('/') ? `${path}index.html` : path);
+    if (!file.startsWith(root) || !existsSync(file)) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+describe.skipIf(skip)('demo in headless Chromium', () => {
+  let server: Server;
+  let context: BrowserContext;
+  let page: Page;
+  let userDir: string;
+  let base: string;
+  const errors: string[] = [];
+  const foreign: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(join(dist, 'index.html'))) throw new Error(`${dist}/index.html not found: run \`pnpm --filter demo build\` first`);
+    if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} not found: install Chromium (\`apt-get install -y chromium\`) or set CHROMIUM_PATH`);
+    server = await serve(dist);
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    userDir = mkdtempSync(join(tmpdir(), 'eqprop-demo-'));
+    context = await chromium.launchPersistentContext(userDir, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      viewport: { width: 1280, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('request', (r) => !r.url().startsWith(base) && !r.url().startsWith('data:') && foreign.push(r.url()));
+    mkdirSync(shots, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    server?.close();
+    if (userDir) rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it(`trains ${BATCHES} batches to over 80 % test accuracy, with a free phase that lowers the energy`, async () => {
+    const t0 = Date.now();
+    await page.goto(`${base}?autotrain=${BATCHES}&seed=1`);
+    await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 150_000 });
+    const probe = await page.evaluate(() => {
+      const p = (window as unknown as { eqpropDemo: Probe }).eqpropDemo;
+      return { ...p, tensors: p.tensors() };
+    });
+    expect(probe.error).toBe('');
+    expect(probe.backend).toBe('wasm'); // no GPU in headless Chromium here
+    expect(probe.batches).toBe(BATCHES);
+    const shown = await page.textContent('#test-acc');
+    const accuracy = Number(shown?.replace(/[^\d.]/g, '')) / 100;
+    console.log(`demo e2e: ${BATCHES} batches, test accuracy shown "${shown}", ${((Date.now() - t0) / 1000).toFixed(1)} s, ${probe.tensors} live tensors`);
+    expect(accuracy).toBeGreaterThan(0.8);
+
+    const free = probe.freeTrace;
+    expect(free.length).toBeGreaterThan(2);
+    expect(free.at(-1)!).toBeLessThan(free[0]);
+    // never rises by more than rounding
+    const scale = Math.abs(free[0]) + 1;
+    for (let i = 1; i < free.length; i++) expect(free[i]).toBeLessThanOrEqual(free[i - 1] + 1e-4 * scale);
+    expect(await page.locator('#free-chart path.line').count()).toBe(1);
+    expect(await page.locator('#nudged-chart path.line').count()).toBe(2); // symmetric: +β and −β
+  });
+
+  it('settles on a digit drawn on the pad', async () => {
+    await page.locator('#pad').scrollIntoViewIfNeeded();
+    const box = (await page.locator('#pad').boundingBox())!;
+    // a "1": one stroke down the middle, slightly slanted, as a mouse drag
+    const at = (fx: number, fy: number) => [box.x + fx * box.width, box.y + fy * box.height] as const;
+    await page.mouse.move(...at(0.55, 0.15));
+    await page.mouse.down();
+    for (let i = 1; i <= 20; i++) await page.mouse.move(...at(0.55 - 0.08 * (i / 20), 0.15 + 0.7 * (i / 20)));
+    await page.mouse.up();
+    await page.waitForFunction(() => (window as unknown as { eqpropDemo: Probe }).eqpropDemo.padPrediction !== null);
+    const answer = await page.textContent('#pad-prediction');
+    console.log(`demo e2e: the drawn "1" was read as ${answer}`);
+    expect(answer).toMatch(/^[0-9]$/);
+    expect(answer).toBe('1');
+    await page.screenshot({ path: join(shots, 'demo-desktop.png'), fullPage: true });
+  });
+
+  it('fits a phone screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(shots, 'demo-phone.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    expect(foreign).toEqual([]); // offline: nothing but our own server
+  });
+});
