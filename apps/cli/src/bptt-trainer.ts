@@ -17,20 +17,27 @@ export class BpttTrainer extends Trainer {
     this.bptt = new BpttEstimator(this.solver, config.freeSteps, config.nudgedSteps);
   }
 
-  override trainBatch(batch: Batch, lrScale = 1): BatchResult {
+  /** T free steps and the backward pass over the last K: the mean BPTT gradient of the batch (β unused). */
+  override computeGrads(batch: Batch, _beta: number, init?: State): { grads: Grads; result: BatchResult; freeState?: Float32Array[] } {
     const bound = this.net.bind(batch.x);
-    const init = this.particles ? this.particles.gather(batch.indices) : this.net.zeroState(batch.labels.length);
-    let est: { grads: Grads; state: State } | undefined;
+    const start = init ?? (this.particles ? this.particles.gather(batch.indices) : this.net.zeroState(batch.labels.length));
     try {
-      est = this.bptt.estimate({ bound, y: batch.y, init });
-      const result = summarise(this.net, est.state, batch, this.config.freeSteps);
-      checkFinite(est.grads, result.loss);
-      if (this.particles) this.particles.scatter(batch.indices, est.state);
-      this.optimizer.step(est.grads, lrScale);
-      return result;
+      const est = this.bptt.estimate({ bound, y: batch.y, init: start });
+      try {
+        const result = summarise(this.net, est.state, batch, this.config.freeSteps);
+        checkFinite(est.grads, result.loss);
+        let freeState: Float32Array[] | undefined;
+        if (init) freeState = est.state.map((t) => t.dataSync() as Float32Array);
+        else if (this.particles) this.particles.scatter(batch.indices, est.state);
+        return { grads: est.grads, result, freeState };
+      } catch (e) {
+        Object.values(est.grads).forEach((t) => t.dispose());
+        throw e;
+      } finally {
+        est.state.forEach((t) => t.dispose());
+      }
     } finally {
-      if (est) [...est.state, ...Object.values(est.grads)].forEach((t) => t.dispose());
-      init.forEach((t) => t.dispose());
+      if (!init) start.forEach((t) => t.dispose());
       bound.dispose();
     }
   }

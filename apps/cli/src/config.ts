@@ -51,8 +51,12 @@ export const runConfigSchema = z
     backend: z.enum(['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu']),
     /** Seconds between mid-epoch checkpoints. */
     checkpointEvery: z.number().positive(),
+    /** Also checkpoint after this many batches (resume tests, long batches). */
+    checkpointEveryBatches: positiveInt.optional(),
     /** Data-parallel replicas (worker threads, the main thread included); default: one per core. */
     workers: positiveInt.optional(),
+    /** How the gradient is computed: EP, or BPTT through the same dynamics (Ernoult et al. 2019). */
+    algorithm: z.enum(['ep', 'bptt']).default('ep'),
     /** Stop after this many batches in total (smoke runs). */
     maxBatches: positiveInt.optional(),
   })

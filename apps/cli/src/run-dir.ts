@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync, renameSync, readFileSync, appendFileSync, existsSync, openSync, fsyncSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DataFormatError, EqpropError } from '@eqprop/core';
 
 /** Writes a file so that a crash leaves either the old or the new content, never a mix. */
@@ -10,6 +10,14 @@ export function atomicWrite(path: string, data: string | Uint8Array): void {
   fsyncSync(fd);
   closeSync(fd);
   renameSync(tmp, path);
+  try {
+    // the rename itself survives a power cut once the folder is synced (not possible on every OS)
+    const dir = openSync(dirname(path), 'r');
+    fsyncSync(dir);
+    closeSync(dir);
+  } catch {
+    /* best effort */
+  }
 }
 
 /** The folder of one training run: config, metrics (JSON lines), checkpoint, summary. */

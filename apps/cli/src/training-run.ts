@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { tf, Rng, DataFormatError, setupBackend, type Batch, type RngState } from '@eqprop/core';
-import { buildModel, loadParams, saveParams, type ModelConfig, type SavedParams } from '@eqprop/models';
+import { tf, Rng, ConfigError, setupBackend, type Batch } from '@eqprop/core';
+import { buildModel, type ModelConfig } from '@eqprop/models';
 import { Trainer, type BatchResult } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
 import { cpus } from 'node:os';
@@ -10,6 +10,8 @@ import type { RunConfig } from './config.js';
 import { loadData } from './data.js';
 import { ProgressBar, formatTime } from './progress.js';
 import { RunDir, atomicWrite } from './run-dir.js';
+import { Checkpointer, loadCheckpoint, runDirReader, type PartialEpoch } from './checkpoint.js';
+import { BpttTrainer } from './bptt-trainer.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -19,19 +21,6 @@ export interface EpochMetrics {
   testLoss: number;
   seconds: number;
   meanFreeSteps: number;
-}
-
-interface Checkpoint {
-  version: 1;
-  /** Next position: epoch (0-based) and batch within it. */
-  epoch: number;
-  batch: number;
-  params: SavedParams;
-  optimizer: ReturnType<Trainer['optimizer']['getState']>;
-  rng: RngState;
-  /** Running sums of the epoch in progress. */
-  partial: { errors: number; loss: number; count: number; steps: number; batches: number; seconds: number };
-  history: EpochMetrics[];
 }
 
 export interface Session {
@@ -47,7 +36,9 @@ export async function createSession(config: RunConfig): Promise<Session> {
   await setupBackend(config.backend);
   const { train, test } = await loadData(config.data);
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));
-  const trainer = new Trainer(net, config.trainer, { seed: config.seed + 1, trainCount: train.count });
+  const opts = { seed: config.seed + 1, trainCount: train.count };
+  if (config.algorithm === 'bptt' && (config.workers ?? 1) > 1) throw new ConfigError('--workers applies to EP only: BPTT trains on one thread');
+  const trainer = config.algorithm === 'bptt' ? new BpttTrainer(net, config.trainer, opts) : new Trainer(net, config.trainer, opts);
   return { config, net, trainer, train, test };
 }
 
@@ -75,47 +66,22 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const perEpoch = numBatches(train.count, config.batchSize, true);
   let start = { epoch: 0, batch: 0 };
-  let partial: Checkpoint['partial'] = { errors: 0, loss: 0, count: 0, steps: 0, batches: 0, seconds: 0 };
+  let partial: PartialEpoch = { errors: 0, loss: 0, count: 0, steps: 0, batches: 0, seconds: 0 };
   let history: EpochMetrics[] = [];
 
-  if (opts.resume && runDir.has('checkpoint.json')) {
-    const ck = runDir.readJson<Checkpoint>('checkpoint.json');
-    if (ck.version !== 1) throw new DataFormatError(`checkpoint version ${ck.version} is not supported (expected 1)`);
-    loadParams(net.params, ck.params);
-    trainer.optimizer.setState(ck.optimizer);
-    trainer.rng.setState(ck.rng);
-    if (trainer.particles) loadParticles(runDir, trainer.particles.layers);
+  const ck = opts.resume ? loadCheckpoint(runDirReader(runDir), { trainer, epochs: config.epochs, batchesPerEpoch: perEpoch }) : undefined;
+  if (ck) {
     start = { epoch: ck.epoch, batch: ck.batch };
     partial = ck.partial;
     history = ck.history;
+    keepMetrics(runDir, history.length);
     log(`resuming ${runDir.path} at epoch ${start.epoch + 1}, batch ${start.batch}/${perEpoch}`);
   }
+  const checkpointer = new Checkpointer(runDir, trainer, ck?.seq ?? 0);
+  const saveCheckpoint = (epoch: number, batch: number, partial: PartialEpoch) => checkpointer.save(epoch, batch, partial, history);
 
-  const saveCheckpoint = (epoch: number, batch: number, partial: Checkpoint['partial']) => {
-    if (trainer.particles) {
-      const all = trainer.particles.layers;
-      const bytes = new Uint8Array(all.reduce((n, a) => n + a.byteLength, 0));
-      let off = 0;
-      for (const a of all) {
-        bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), off);
-        off += a.byteLength;
-      }
-      atomicWrite(runDir.file('particles.bin'), bytes);
-    }
-    const ck: Checkpoint = {
-      version: 1,
-      epoch,
-      batch,
-      params: saveParams(net.params),
-      optimizer: trainer.optimizer.getState(),
-      rng: trainer.rng.getState(),
-      partial,
-      history,
-    };
-    runDir.writeJson('checkpoint.json', ck);
-  };
-
-  const workers = config.workers ?? cpus().length;
+  // the replicas compute EP gradients: BPTT runs on the main thread alone
+  const workers = config.algorithm === 'bptt' ? 1 : config.workers ?? cpus().length;
   const parallel = workers > 1 ? await DataParallelTrainer.create(trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;
   const step = (batch: Batch, lrScale: number) => (parallel ? parallel.trainBatch(batch, lrScale) : trainer.trainBatch(batch, lrScale));
   try {
@@ -132,14 +98,21 @@ interface EpochLoop {
   quiet?: boolean;
   perEpoch: number;
   start: { epoch: number; batch: number };
-  partial: Checkpoint['partial'];
+  partial: PartialEpoch;
   history: EpochMetrics[];
   step: (batch: Batch, lrScale: number) => BatchResult | Promise<BatchResult>;
-  saveCheckpoint: (epoch: number, batch: number, partial: Checkpoint['partial']) => void;
+  saveCheckpoint: (epoch: number, batch: number, partial: PartialEpoch) => void;
 }
 
 async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
   const { session, runDir, log, perEpoch, start, history, step, saveCheckpoint } = loop;
+  // NaN or Inf: say where, and that the checkpoint on disk (written before it) is the last good one
+  const numerical = (e: unknown, epoch: number, b: number) => {
+    if (e instanceof Error && e.name === 'NumericalError') {
+      e.message = `epoch ${epoch + 1}, batch ${b + 1}/${perEpoch}: ${e.message} (last good checkpoint kept in ${runDir.path})`;
+    }
+    return e;
+  };
   const { config, train, test } = session;
   let partial = loop.partial;
   let totalBatches = 0;
@@ -147,6 +120,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
     const t0 = Date.now();
     const priorSeconds = partial.seconds; // time spent on this epoch before a resume
     let lastSave = Date.now();
+    let sinceSave = 0;
     const firstBatch = epoch === start.epoch ? start.batch : 0;
     const bar = new ProgressBar(perEpoch, `epoch ${epoch + 1}/${config.epochs}`, process.stderr, loop.quiet);
     const lrScale = config.lrSchedule === 'cosine' ? 0.5 * (1 + Math.cos((Math.PI * epoch) / config.epochs)) : 1;
@@ -163,8 +137,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
       try {
         r = await step(batch, lrScale);
       } catch (e) {
-        if (e instanceof Error && e.name === 'NumericalError') e.message = `epoch ${epoch + 1}, batch ${b}: ${e.message} (last good checkpoint kept in ${runDir.path})`;
-        throw e;
+        throw numerical(e, epoch, b);
       } finally {
         batch.x.dispose();
         batch.y.dispose();
@@ -177,10 +150,15 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
       partial.steps += r.freeSteps;
       partial.batches++;
       bar.update(b, `train err ${((100 * partial.errors) / partial.count).toFixed(2)}%`);
-      if (Date.now() - lastSave > config.checkpointEvery * 1000) {
+      if (++sinceSave >= (config.checkpointEveryBatches ?? Infinity) || Date.now() - lastSave > config.checkpointEvery * 1000) {
         partial.seconds = priorSeconds + (Date.now() - t0) / 1000;
-        saveCheckpoint(epoch, b, partial);
+        try {
+          saveCheckpoint(epoch, b, partial);
+        } catch (e) {
+          throw numerical(e, epoch, b - 1);
+        }
         lastSave = Date.now();
+        sinceSave = 0;
       }
       if (config.maxBatches && totalBatches >= config.maxBatches) break;
     }
@@ -199,25 +177,24 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
     history.push(m);
     runDir.appendMetrics({ ...m, tensors: tf.memory().numTensors, time: new Date().toISOString() });
     log(
-      `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}  test error ${pct(m.testError)}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)`,
+      `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}  test error ${pct(m.testError)}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)  free steps ${m.meanFreeSteps.toFixed(1)}`,
     );
     partial = { errors: 0, loss: 0, count: 0, steps: 0, batches: 0, seconds: 0 };
-    saveCheckpoint(epoch + 1, 0, partial);
+    try {
+      saveCheckpoint(epoch + 1, 0, partial);
+    } catch (e) {
+      throw numerical(e, epoch, b - 1);
+    }
     if (config.maxBatches && totalBatches >= config.maxBatches) break;
   }
   return history;
 }
 
-function loadParticles(runDir: RunDir, layers: Float32Array[]): void {
-  if (!runDir.has('particles.bin')) throw new DataFormatError(`${runDir.file('particles.bin')} is missing`);
-  const buf = readFileSync(runDir.file('particles.bin'));
-  const expected = layers.reduce((n, a) => n + a.byteLength, 0);
-  if (buf.byteLength !== expected) throw new DataFormatError(`particles.bin has ${buf.byteLength} bytes, expected ${expected}`);
-  let off = 0;
-  for (const a of layers) {
-    new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(buf.subarray(off, off + a.byteLength));
-    off += a.byteLength;
-  }
+/** Drops metrics lines of epochs the checkpoint does not know (written before a kill, redone on resume). */
+function keepMetrics(runDir: RunDir, epochs: number): void {
+  if (!runDir.has('metrics.jsonl')) return;
+  const lines = readFileSync(runDir.file('metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '');
+  if (lines.length > epochs) atomicWrite(runDir.file('metrics.jsonl'), lines.slice(0, epochs).map((l) => l + '\n').join(''));
 }
 
 export function pct(x: number): string {

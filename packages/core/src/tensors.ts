@@ -27,13 +27,28 @@ export function serializeTensor(t: tf.Tensor): SerializedTensor {
   return { shape: t.shape.slice(), dtype: t.dtype === 'int32' ? 'int32' : 'float32', data: bytesToBase64(bytes) };
 }
 
+/** Largest tensor a checkpoint may hold (2^28 values, 1 GiB): a corrupt shape must not allocate more. */
+const MAX_SAVED_VALUES = 2 ** 28;
+
+/**
+ * The inverse of serializeTensor. Everything is checked before anything is allocated (the dtype,
+ * the shape, the exact base64 length it implies), so a corrupt checkpoint gives a one-line
+ * DataFormatError, never a tfjs error or a huge allocation.
+ */
 export function deserializeTensor(s: SerializedTensor): tf.Tensor {
-  if (!s || !Array.isArray(s.shape) || s.shape.some((d) => !Number.isInteger(d) || d < 0) || typeof s.data !== 'string') {
-    throw new DataFormatError('a saved tensor needs an integer shape and base64 data');
+  if (typeof s !== 'object' || s === null || !Array.isArray(s.shape) || s.shape.length > 8 || typeof s.data !== 'string') {
+    throw new DataFormatError('a saved tensor needs a shape (at most 8 dimensions), a dtype and base64 data');
+  }
+  if (s.shape.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)) {
+    throw new DataFormatError(`a saved tensor has shape [${s.shape}], expected non-negative integers`);
+  }
+  if (s.dtype !== 'float32' && s.dtype !== 'int32') {
+    throw new DataFormatError(`a saved tensor has dtype ${JSON.stringify(s.dtype)}, expected "float32" or "int32"`);
   }
   const size = s.shape.reduce((a, b) => a * b, 1);
-  if (s.data.length > ((size * 4 + 2) / 3) * 4 + 4) {
-    throw new DataFormatError(`saved tensor data is longer than its shape [${s.shape}] allows`);
+  if (size > MAX_SAVED_VALUES) throw new DataFormatError(`a saved tensor of shape [${s.shape}] is too large (${size} values)`);
+  if (s.data.length !== 4 * Math.ceil((size * 4) / 3)) {
+    throw new DataFormatError(`saved tensor data has ${s.data.length} base64 characters, expected ${4 * Math.ceil((size * 4) / 3)} for shape [${s.shape}]`);
   }
   const bytes = base64ToBytes(s.data);
   if (bytes.byteLength !== size * 4) {
@@ -87,13 +102,15 @@ export function bytesToBase64(bytes: Uint8Array): string {
 }
 
 export function base64ToBytes(text: string): Uint8Array {
-  const clean = text.replace(/=+$/, '');
-  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  // trailing padding, stripped by hand: a regex like /=+$/ is quadratic on a long run of '='
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 61) end--;
+  const out = new Uint8Array(Math.floor((end * 3) / 4));
   let acc = 0;
   let bits = 0;
   let j = 0;
-  for (let i = 0; i < clean.length; i++) {
-    const c = clean.charCodeAt(i);
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
     const v = c < 128 ? B64_INDEX[c] : -1;
     if (v < 0) throw new DataFormatError(`invalid base64 character at position ${i}`);
     acc = (acc << 6) | v;

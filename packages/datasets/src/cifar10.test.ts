@@ -56,6 +56,16 @@ describe('loadCifar10', () => {
     expect(limited.images.length).toBe(3 * 3072);
   });
 
+  it('rejects a batch file of the wrong length, naming it', async () => {
+    const files = Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`data_batch_${i}.bin`, makeCifar([i], pixel)]));
+    files['data_batch_3.bin'] = files['data_batch_3.bin'].subarray(0, 3000);
+    write(join(tmp.dir, 'short'), files);
+    await expect(loadCifar10({ split: 'train', dataDir: join(tmp.dir, 'short') })).rejects.toThrow(DataFormatError);
+    await expect(loadCifar10({ split: 'train', dataDir: join(tmp.dir, 'short') })).rejects.toThrow(
+      /data_batch_3\.bin: 3000 bytes, expected a positive multiple of 3073/,
+    );
+  });
+
   it('names the missing file and suggests download', async () => {
     await expect(loadCifar10({ split: 'test', dataDir: join(tmp.dir, 'none') })).rejects.toThrow(
       /test_batch\.bin: file not found.*pass download: true/,

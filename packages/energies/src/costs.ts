@@ -18,15 +18,19 @@ export interface Cost {
   paramGrads(out: tf.Tensor, y: tf.Tensor): Grads;
 }
 
-/** C = ½‖s_L − y‖² (Scellier & Bengio 2017). */
+/**
+ * C = w·‖s_L − y‖², w = ½ by default (Ernoult et al., Laborieux et al.). Scellier & Bengio's
+ * reference code uses w = 1, which doubles both the nudging force and the EP gradient.
+ */
 export class MseCost implements Cost {
   readonly name = 'mse';
   readonly params: Params = {};
+  constructor(readonly weight = 0.5) {}
   cost(out: tf.Tensor, y: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => tf.mul(0.5, tf.sum(tf.square(tf.sub(flat(out), y)), 1)));
+    return tf.tidy(() => tf.mul(this.weight, tf.sum(tf.square(tf.sub(flat(out), y)), 1)));
   }
   nudgeField(out: tf.Tensor, y: tf.Tensor): tf.Tensor {
-    return tf.sub(y, flat(out));
+    return tf.tidy(() => (this.weight === 0.5 ? tf.sub(y, flat(out)) : tf.mul(tf.sub(y, flat(out)), 2 * this.weight)));
   }
   scores(out: tf.Tensor): tf.Tensor {
     return flat(out).clone();

@@ -26,7 +26,7 @@ export class DenseCoupling implements Term {
   }
 
   energy(acts: readonly tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => tf.neg(tf.sum(tf.mul(tf.matMul(acts[this.lower] as tf.Tensor2D, this.weight as tf.Tensor2D), acts[this.upper]), 1)));
+    return tf.tidy(() => tf.neg(tf.sum(tf.mul(tf.matMul(flat(acts[this.lower]), this.weight as tf.Tensor2D), flat(acts[this.upper])), 1)));
   }
 
   field(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor {
@@ -62,7 +62,7 @@ export class DenseCoupling implements Term {
         const la = flat(a[this.lower]);
         const lb = flat(b[this.lower]);
         const n = la.shape[0];
-        if (la === lb) {
+        if (a[this.lower] === b[this.lower]) {
           // clamped lower side: aᵀ(u_a − u_b) in one matmul
           return tf.mul(tf.matMul(tf.transpose(la), tf.sub(a[this.upper], b[this.upper]) as tf.Tensor2D), -scale / n);
         }

@@ -6,6 +6,7 @@ import { tf, type Grads, type Params } from '@eqprop/core';
  */
 export class TermCache {
   private items = new Map<string, tf.Tensor>();
+  private latestOf = new Map<string, { id: number; value: tf.Tensor[] }>();
   get(key: string, make: () => tf.Tensor): tf.Tensor {
     let t = this.items.get(key);
     if (!t) {
@@ -15,9 +16,24 @@ export class TermCache {
     }
     return t;
   }
+  /**
+   * Tensors that depend on one changing tensor `of` (say, the convolution of a layer's current
+   * state, which both of the layers it couples need): made once per value of `of` and kept until
+   * `of` changes or the cache is disposed. Callers must not dispose what it returns.
+   */
+  latest(key: string, of: tf.Tensor, make: () => tf.Tensor[]): tf.Tensor[] {
+    const hit = this.latestOf.get(key);
+    if (hit && hit.id === of.id) return hit.value;
+    hit?.value.forEach((t) => t.dispose());
+    const value = tf.tidy(make).map((t) => tf.keep(t));
+    this.latestOf.set(key, { id: of.id, value });
+    return value;
+  }
   dispose(): void {
     for (const t of this.items.values()) t.dispose();
     this.items.clear();
+    for (const { value } of this.latestOf.values()) value.forEach((t) => t.dispose());
+    this.latestOf.clear();
   }
 }
 

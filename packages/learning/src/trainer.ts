@@ -1,5 +1,5 @@
 import { tf, ConfigError, NumericalError, Rng, type Batch, type Grads, type State } from '@eqprop/core';
-import type { EnergyNetwork } from '@eqprop/energies';
+import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
 import { FixedPoint, GradientDescent, type FixedPointSchedule, type Solver } from '@eqprop/solvers';
 import { EpEstimator, disposeRelaxation, type EstimatorKind } from './estimators.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
@@ -107,9 +107,10 @@ export class Trainer {
         },
         beta,
       );
-      const result = this.summarise(est.free.state, batch, est.free.steps, est.free.residual);
+      let result: BatchResult;
       try {
-        checkFinite(est.grads, result.loss);
+        // one read: loss, predictions and the finiteness of parameters, states, energy, gradients
+        result = this.summarise(est.free.state, batch, est.free.steps, est.free.residual, { bound, grads: est.grads });
       } catch (e) {
         disposeGrads(est.grads);
         disposeRelaxation(est.free);
@@ -157,32 +158,60 @@ export class Trainer {
     return { error: errors / Math.max(count, 1), loss: loss / Math.max(count, 1), count };
   }
 
-  /** Loss and misclassifications at an equilibrium: one read from the backend. */
-  private summarise(state: State, batch: Batch, steps: number, residual: number): BatchResult {
+  /**
+   * Loss and misclassifications at an equilibrium: one read from the backend. With `check` the
+   * same read also tells whether every parameter, every layer's state, the energy and every
+   * gradient is finite; NaN or Inf throws a NumericalError naming the first culprit.
+   */
+  private summarise(state: State, batch: Batch, steps: number, residual: number, check?: { bound: BoundNetwork; grads: Grads }): BatchResult {
     const { net } = this;
+    const n = batch.labels.length;
+    const params = check ? Object.keys(net.params) : [];
+    const grads = check ? Object.keys(check.grads) : [];
     const packed = tf.tidy(() => {
       const out = net.activity(net.depth, state[state.length - 1]);
       const pred = tf.cast(tf.argMax(net.cost.scores(out), 1), 'float32');
-      return tf.concat([tf.reshape(tf.mean(net.cost.cost(out, batch.y)), [1]), pred]);
+      const parts = [tf.reshape(tf.mean(net.cost.cost(out, batch.y)), [1]), pred];
+      if (check) {
+        const finite = (t: tf.Tensor) => tf.reshape(tf.cast(tf.all(tf.isFinite(t)), 'float32'), [1]);
+        parts.push(...params.map((p) => finite(net.params[p])), ...state.map(finite));
+        parts.push(tf.reshape(tf.mean(check.bound.energy(state)), [1]), ...grads.map((g) => finite(check.grads[g])));
+      }
+      return tf.concat(parts);
     });
     const values = packed.dataSync();
     packed.dispose();
     let errors = 0;
-    for (let i = 0; i < batch.labels.length; i++) if (values[i + 1] !== batch.labels[i]) errors++;
-    return { loss: values[0], errors, size: batch.labels.length, freeSteps: steps, residual };
+    for (let i = 0; i < n; i++) if (values[i + 1] !== batch.labels[i]) errors++;
+    if (check) {
+      const flags = values.subarray(n + 1);
+      const at = (offset: number, names: string[]) => names[flags.subarray(offset, offset + names.length).findIndex((ok) => ok !== 1)];
+      const layers = state.map((_, i) => String(i + 1));
+      const energy = flags[params.length + layers.length];
+      let bad = at(0, params);
+      if (bad) throw new NumericalError(`non-finite values (NaN or Inf) in parameter ${bad}`);
+      if ((bad = at(params.length, layers))) throw new NumericalError(`non-finite values (NaN or Inf) in the state of layer ${bad} at the free equilibrium`);
+      if (!Number.isFinite(energy)) throw new NumericalError(`the energy at the free equilibrium is ${energy}`);
+      if (!Number.isFinite(values[0])) throw new NumericalError(`the cost at the free equilibrium is ${values[0]}`);
+      if ((bad = at(params.length + layers.length + 1, grads))) throw new NumericalError(`non-finite EP gradient for parameter ${bad}`);
+    }
+    return { loss: values[0], errors, size: n, freeSteps: steps, residual };
+  }
+
+  /**
+   * Throws a NumericalError naming the first parameter that holds NaN or Inf (one read). Run it
+   * before saving a checkpoint: an update can overflow after the batch's own checks.
+   */
+  checkParams(): void {
+    const names = Object.keys(this.net.params);
+    const ok = tf.tidy(() => tf.stack(names.map((p) => tf.all(tf.isFinite(this.net.params[p])))).dataSync());
+    const i = ok.findIndex((v) => !v);
+    if (i >= 0) throw new NumericalError(`non-finite values (NaN or Inf) in parameter ${names[i]}`);
   }
 
   dispose(): void {
     this.optimizer.dispose();
   }
-}
-
-function checkFinite(grads: Grads, loss: number): void {
-  if (!Number.isFinite(loss)) throw new NumericalError(`the cost at the free equilibrium is ${loss}`);
-  const names = Object.keys(grads);
-  const bad = tf.tidy(() => tf.stack(names.map((n) => tf.all(tf.isFinite(grads[n])))).dataSync());
-  const i = bad.findIndex((ok) => !ok);
-  if (i >= 0) throw new NumericalError(`non-finite EP gradient for parameter ${names[i]}`);
 }
 
 export function disposeGrads(grads: Grads): void {

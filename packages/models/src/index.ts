@@ -1,5 +1,7 @@
 export { layeredMlp } from './mlp.js';
 export type { MlpConfig } from './mlp.js';
+export { convnet } from './convnet.js';
+export type { ConvnetConfig } from './convnet.js';
 export { initWeight, initBias } from './init.js';
 export type { InitScheme } from './init.js';
 export { buildModel, registerArchitecture } from './registry.js';

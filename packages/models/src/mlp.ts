@@ -9,6 +9,8 @@ export interface MlpConfig {
   activation: string;
   form: NetworkForm;
   cost: 'mse' | 'ce';
+  /** w in C = w·‖s_L − y‖² (default ½; Scellier & Bengio's code uses 1). */
+  costWeight?: number;
   init?: InitScheme;
 }
 
@@ -34,7 +36,10 @@ export function layeredMlp(config: MlpConfig, rng: Rng): EnergyNetwork {
     terms.push(new DenseCoupling(k - 1, k, initWeight([nIn, nOut], nIn, nOut, scheme, rng)));
     terms.push(new Bias(k, initBias([nOut], nIn, scheme, rng)));
   }
-  let cost: Cost = new MseCost();
+  if (config.costWeight !== undefined && !(config.costWeight > 0)) {
+    throw new ConfigError(`costWeight must be > 0, got ${config.costWeight}`);
+  }
+  let cost: Cost = new MseCost(config.costWeight);
   if (config.cost === 'ce') {
     const [nL, classes] = sizes.slice(-2);
     cost = new CrossEntropyReadout(initWeight([nL, classes], nL, classes, scheme, rng), initBias([classes], nL, scheme, rng));

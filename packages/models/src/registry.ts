@@ -1,6 +1,7 @@
 import { ConfigError, type Rng } from '@eqprop/core';
 import type { EnergyNetwork } from '@eqprop/energies';
 import { layeredMlp, type MlpConfig } from './mlp.js';
+import { convnet, type ConvnetConfig } from './convnet.js';
 
 /** Any model config: a `kind` naming a registered architecture, plus its own fields. */
 export interface ModelConfig {
@@ -24,3 +25,4 @@ export function buildModel(config: ModelConfig, rng: Rng): EnergyNetwork {
 }
 
 registerArchitecture('mlp', (c, rng) => layeredMlp(c as unknown as MlpConfig, rng));
+registerArchitecture('conv', (c, rng) => convnet(c as unknown as ConvnetConfig, rng));

@@ -10,6 +10,7 @@ import { mergeConfig, validateConfig, type RunConfig } from '../config.js';
 import { createSession, trainRun } from '../training-run.js';
 import { RunDir } from '../run-dir.js';
 import { matmulRate, medianMs, samplePeakMemory } from './measure.js';
+import { parallelCase } from './parallel-case.js';
 
 export interface BenchResult {
   name: string;
@@ -114,6 +115,7 @@ export function defaultSuite(): BenchCase[] {
     cases.push(relaxationCase('mlp-784-500-500-10-gd', MLP_2H, { kind: 'gradient-descent', stepSize: 0.5 }, batch, 20));
     cases.push(relaxationCase('mlp-784-500-500-10-fp-alt', MLP_2H, { kind: 'fixed-point', schedule: 'alternating' }, batch, 20));
   }
+  cases.push(parallelCase('laborieux2021-mlp'), parallelCase('scellier2017-1h'));
   for (const preset of ['laborieux2021-mlp', 'scellier2017-1h', 'ernoult2019-p1h']) {
     if (presetNames().includes(preset)) cases.push(epochCase(preset));
   }

@@ -2,6 +2,7 @@ import { trainCommand, TRAIN_HELP } from './train.js';
 import { evalCommand, EVAL_HELP } from './eval.js';
 import { presetsCommand } from './presets.js';
 import { benchCommand, BENCH_HELP } from './bench.js';
+import { gduCommand, GDU_HELP } from './gdu.js';
 
 export interface Command {
   summary: string;
@@ -15,4 +16,5 @@ export const commands: Record<string, Command> = {
   eval: { summary: 'evaluate a run folder\'s checkpoint', help: EVAL_HELP, run: evalCommand },
   presets: { summary: 'list the paper presets', help: 'eqprop presets', run: presetsCommand },
   bench: { summary: 'run the benchmark suite (JSON results)', help: BENCH_HELP, run: benchCommand },
+  gdu: { summary: 'EP updates vs BPTT gradients, step by step (Ernoult et al. 2019)', help: GDU_HELP, run: gduCommand },
 };

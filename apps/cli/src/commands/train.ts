@@ -19,7 +19,10 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --solver gradient-descent|fixed-point  --schedule synchronous|alternating
   --no-persistent        do not warm-start from persistent particles
   --data-dir DIR  --train-limit N  --test-limit N  --max-batches N
+  --algorithm ep|bptt    EP (default) or BPTT through the same dynamics, from the same weights
   --workers N            data-parallel worker threads, main thread included (default: one per core)
+  --checkpoint-every S   seconds between mid-epoch checkpoints (default 60)
+  --checkpoint-every-batches N   also checkpoint every N batches
   --out DIR              where run folders go (default runs/)
   --quiet                no progress bar`;
 
@@ -49,8 +52,11 @@ const OPTIONS = {
   'test-limit': { type: 'string' },
   'max-batches': { type: 'string' },
   out: { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  'checkpoint-every-batches': { type: 'string' },
   workers: { type: 'string' },
   quiet: { type: 'boolean' },
+  algorithm: { type: 'string' },
 } as const;
 
 /** Preset, then config file, then flags; validated as a whole. */
@@ -76,6 +82,9 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
     seed: n('seed'),
     backend: flags.backend,
     maxBatches: n('max-batches'),
+    checkpointEvery: n('checkpoint-every'),
+    checkpointEveryBatches: n('checkpoint-every-batches'),
+    algorithm: flags.algorithm,
     workers: n('workers'),
     model: flags.layers !== undefined ? { sizes: listFlag('layers', flags.layers) } : undefined,
     data: { dataDir: flags['data-dir'], trainLimit: n('train-limit'), testLimit: n('test-limit') },
@@ -126,7 +135,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const log = (line: string) => process.stdout.write(line + '\n');
   log(`eqprop train: ${config.preset ?? 'custom'} — ${config.description ?? ''}`.trimEnd());
   log(`run folder: ${runDir.path}`);
-  log(`backend ${config.backend}, ${session.train.count} train / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs`);
+  log(`backend ${config.backend}, ${session.train.count} train / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs${config.algorithm === 'bptt' ? ', gradients by BPTT' : ''}`);
   const t0 = Date.now();
   const history = await trainRun(session, { runDir, resume: Boolean(flags.resume), quiet: Boolean(flags.quiet), log });
   const last = history[history.length - 1];

@@ -3,6 +3,7 @@ import type { RunConfig } from '../config.js';
 import { scellier2017 } from './scellier2017.js';
 import { laborieux2021 } from './laborieux2021.js';
 import { laborieux2021Conv } from './laborieux2021-conv.js';
+import { ernoult2019 } from './ernoult2019.js';
 
 /** Everything a preset may leave out. */
 export const DEFAULTS = {
@@ -11,11 +12,12 @@ export const DEFAULTS = {
   seed: 1,
   backend: 'wasm',
   checkpointEvery: 60,
+  algorithm: 'ep',
 } as const;
 
 export type Preset = Omit<RunConfig, keyof typeof DEFAULTS | 'preset'> & Partial<Pick<RunConfig, keyof typeof DEFAULTS>>;
 
-const presets: Record<string, Preset> = { ...scellier2017, ...laborieux2021, ...laborieux2021Conv };
+const presets: Record<string, Preset> = { ...scellier2017, ...laborieux2021, ...laborieux2021Conv, ...ernoult2019 };
 
 /** Adds presets (a new paper's file calls this). */
 export function registerPresets(more: Record<string, Preset>): void {

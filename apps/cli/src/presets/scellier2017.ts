@@ -5,7 +5,8 @@ const mnist = { dataset: 'mnist', flatten: true } as const;
 function layered(sizes: number[], free: number, nudged: number, lrs: number[], epochs: number, description: string): Preset {
   return {
     description,
-    model: { kind: 'mlp', sizes, activation: 'hard-sigmoid', form: 'hopfield', cost: 'mse', init: 'glorot' },
+    // C = ‖s − y‖² as in the reference code (costWeight 1), not ½‖s − y‖²
+    model: { kind: 'mlp', sizes, activation: 'hard-sigmoid', form: 'hopfield', cost: 'mse', costWeight: 1, init: 'glorot' },
     trainer: {
       solver: { kind: 'gradient-descent', stepSize: 0.5 },
       freeSteps: free,

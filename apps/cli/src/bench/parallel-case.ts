@@ -1,0 +1,54 @@
+import { tf, Rng, type Batch } from '@eqprop/core';
+import { buildModel, type ModelConfig } from '@eqprop/models';
+import { Trainer } from '@eqprop/learning';
+import { DataParallelTrainer } from '@eqprop/learning/parallel';
+import { getPreset } from '../presets/index.js';
+import type { BenchCase, BenchResult } from './suite.js';
+
+/** Throughput of data-parallel training with 1 and 2 replicas on the same batches (examples/s). */
+export function parallelCase(preset: string, batches = 60): BenchCase {
+  return {
+    name: `parallel/${preset}`,
+    run: async (ctx) => {
+      const config = getPreset(preset);
+      const model = config.model as ModelConfig;
+      const sizes = model.sizes as number[];
+      const rng = new Rng(3);
+      const make = (): Batch => {
+        const n = config.batchSize;
+        const labels = Int32Array.from({ length: n }, () => rng.int(10));
+        return {
+          x: tf.tensor2d(rng.uniformArray(n * sizes[0], 0, 1), [n, sizes[0]]),
+          y: tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D,
+          labels,
+          indices: Int32Array.from({ length: n }, (_, i) => i),
+        };
+      };
+      const rate = async (workers: number) => {
+        const trainer = new Trainer(buildModel(model, new Rng(1)), config.trainer, { seed: 2, trainCount: config.batchSize });
+        const par = workers > 1 ? await DataParallelTrainer.create(trainer, model, 1, { workers, backend: config.backend }) : undefined;
+        const step = async (b: Batch) => {
+          await (par ? par.trainBatch(b) : trainer.trainBatch(b));
+          b.x.dispose();
+          b.y.dispose();
+        };
+        for (let i = 0; i < 5; i++) await step(make());
+        const t0 = performance.now();
+        for (let i = 0; i < batches; i++) await step(make());
+        const seconds = (performance.now() - t0) / 1000;
+        await par?.close();
+        trainer.dispose();
+        return (batches * config.batchSize) / seconds;
+      };
+      const one = await rate(1);
+      const two = await rate(2);
+      ctx.log(`    1 replica ${one.toFixed(0)} ex/s, 2 replicas ${two.toFixed(0)} ex/s`);
+      const results: BenchResult[] = [
+        { name: `parallel/${preset}/examples-per-s-1-worker`, value: one, unit: 'ex/s', higherIsBetter: true },
+        { name: `parallel/${preset}/examples-per-s-2-workers`, value: two, unit: 'ex/s', higherIsBetter: true },
+        { name: `parallel/${preset}/speedup-2-workers`, value: two / one, unit: 'ratio', higherIsBetter: true },
+      ];
+      return results;
+    },
+  };
+}

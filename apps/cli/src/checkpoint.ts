@@ -1,0 +1,269 @@
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { DataFormatError, type RngState } from '@eqprop/core';
+import { loadParams, saveParams, type SavedParams } from '@eqprop/models';
+import type { Trainer } from '@eqprop/learning';
+import { atomicWrite, type RunDir } from './run-dir.js';
+import type { EpochMetrics } from './training-run.js';
+
+/**
+ * Checkpoints of a training run: `checkpoint.json` (parameters, optimizer state, RNG state,
+ * position, partial epoch sums, history, a CRC-32 of all of it) and, with persistent particles,
+ * a binary particle file. Particle files alternate between `particles-0.bin` and
+ * `particles-1.bin`: a new one is written (atomically) beside the one the current checkpoint
+ * names, then the checkpoint is replaced (atomically), so a kill at any moment leaves a
+ * checkpoint and the particles that belong to it. Loading checks everything and turns any
+ * corruption into a one-line DataFormatError.
+ */
+export const CHECKPOINT_VERSION = 2;
+
+/** Running sums of the epoch in progress. */
+export interface PartialEpoch {
+  errors: number;
+  loss: number;
+  count: number;
+  steps: number;
+  batches: number;
+  seconds: number;
+}
+
+export interface Checkpoint {
+  version: typeof CHECKPOINT_VERSION;
+  /** Checkpoints written so far by this run; names the particle file, `particles-<seq % 2>.bin`. */
+  seq: number;
+  /** Next position: epoch (0-based) and batch within it. */
+  epoch: number;
+  batch: number;
+  params: SavedParams;
+  optimizer: ReturnType<Trainer['optimizer']['getState']>;
+  rng: RngState;
+  partial: PartialEpoch;
+  /** Metrics of the finished epochs (one per epoch before `epoch`). */
+  history: EpochMetrics[];
+  /** Size and CRC-32 of this checkpoint's particle file (absent without persistent particles). */
+  particles?: { file: string; bytes: number; crc32: number };
+}
+
+/** What a checkpoint is loaded into and checked against. */
+export interface CheckpointTarget {
+  trainer: Trainer;
+  epochs: number;
+  batchesPerEpoch: number;
+}
+
+/** A file of the run folder, or undefined when it does not exist; refuses files over `maxBytes`. */
+export type ReadFile = (name: string, maxBytes: number) => Uint8Array | undefined;
+
+const PARTICLE_MAGIC = 0x50505145; // "EQPP" little-endian
+const PARTICLE_FORMAT = 1;
+
+/** Writes checkpoints of one run, alternating particle files. */
+export class Checkpointer {
+  constructor(
+    readonly runDir: RunDir,
+    readonly trainer: Trainer,
+    /** `seq` of the checkpoint on disk (0: none yet). */
+    private seq = 0,
+  ) {
+    // temporary files of writes a kill interrupted
+    for (const f of readdirSync(runDir.path)) if (/\.tmp-\d+$/.test(f)) rmSync(runDir.file(f), { force: true });
+  }
+
+  /** Saves the trainer at a position; throws a NumericalError (writing nothing) if a parameter is NaN or Inf. */
+  save(epoch: number, batch: number, partial: PartialEpoch, history: EpochMetrics[]): void {
+    const { trainer } = this;
+    trainer.checkParams();
+    const seq = this.seq + 1;
+    let particles: Checkpoint['particles'];
+    if (trainer.particles) {
+      const bytes = encodeParticles(trainer.particles.layers, trainer.particles.count);
+      const file = particleFile(seq);
+      atomicWrite(this.runDir.file(file), bytes);
+      particles = { file, bytes: bytes.byteLength, crc32: crc32(bytes) };
+    }
+    const ck: Checkpoint = {
+      version: CHECKPOINT_VERSION,
+      seq,
+      epoch,
+      batch,
+      params: saveParams(trainer.net.params),
+      optimizer: trainer.optimizer.getState(),
+      rng: trainer.rng.getState(),
+      partial: { ...partial },
+      history,
+      particles,
+    };
+    atomicWrite(this.runDir.file('checkpoint.json'), encodeCheckpoint(ck));
+    this.seq = seq;
+  }
+}
+
+/** The checkpoint as written: pretty JSON whose last field is the CRC-32 of the compact JSON of the rest. */
+export function encodeCheckpoint(ck: Checkpoint): string {
+  const body = JSON.stringify(ck);
+  return JSON.stringify({ ...ck, checksum: crc32(new TextEncoder().encode(body)) }, null, 1) + '\n';
+}
+
+/** Reads files of a run folder (stat first, so an oversized file is refused before it is read). */
+export function runDirReader(runDir: RunDir): ReadFile {
+  return (name, maxBytes) => {
+    const path = runDir.file(name);
+    if (!existsSync(path)) return undefined;
+    const size = statSync(path).size;
+    if (size > maxBytes) throw new DataFormatError(`${path} has ${size} bytes, more than the ${maxBytes} a checkpoint of this run can need`);
+    return readFileSync(path);
+  };
+}
+
+/**
+ * Checks `checkpoint.json` and its particle file completely, then loads parameters, optimizer
+ * state, RNG state and particles into the trainer. Returns the checkpoint (position, sums,
+ * history); undefined when there is no checkpoint yet.
+ */
+export function loadCheckpoint(read: ReadFile, target: CheckpointTarget): Checkpoint | undefined {
+  const { trainer } = target;
+  const values = Object.values(trainer.net.params).reduce((n, p) => n + p.size, 0);
+  const raw = read('checkpoint.json', 16 * values * 4 + (64 << 20));
+  if (!raw) return undefined;
+  const ck = parseCheckpoint(raw, target);
+  let particles: Float32Array[] | undefined;
+  if (trainer.particles) {
+    const { layers, count } = trainer.particles;
+    const expected = particleHeaderBytes(layers.length) + layers.reduce((n, a) => n + a.byteLength, 0);
+    if (!ck.particles) throw new DataFormatError('checkpoint.json lacks the particles of this run (it uses persistent particles)');
+    if (ck.particles.bytes !== expected) throw new DataFormatError(`checkpoint.json: particles of ${ck.particles.bytes} bytes, expected ${expected}`);
+    const bytes = read(ck.particles.file, expected);
+    if (!bytes) throw new DataFormatError(`${ck.particles.file} is missing from the run folder`);
+    if (bytes.byteLength !== expected || crc32(bytes) !== ck.particles.crc32) {
+      throw new DataFormatError(`${ck.particles.file} is corrupt (size or CRC-32 differs from checkpoint.json)`);
+    }
+    particles = decodeParticles(bytes, layers.map((a) => a.length / count), count);
+  }
+  loadParams(trainer.net.params, ck.params);
+  trainer.optimizer.setState(ck.optimizer);
+  trainer.rng.setState(ck.rng);
+  if (particles) particles.forEach((a, l) => trainer.particles!.layers[l].set(a));
+  return ck;
+}
+
+/** Parses and checks checkpoint.json (all but the tensors, which loadParams and setState check). */
+export function parseCheckpoint(raw: Uint8Array, target: CheckpointTarget): Checkpoint {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+  } catch {
+    throw new DataFormatError('checkpoint.json is not valid JSON (truncated or corrupt)');
+  }
+  if (!isObject(value)) throw new DataFormatError('checkpoint.json does not hold an object');
+  if (value.version !== CHECKPOINT_VERSION) {
+    throw new DataFormatError(`checkpoint version ${JSON.stringify(value.version)} is not supported (expected ${CHECKPOINT_VERSION})`);
+  }
+  const { checksum, ...body } = value;
+  if (checksum !== crc32(new TextEncoder().encode(JSON.stringify(body)))) {
+    throw new DataFormatError('checkpoint.json fails its CRC-32 check (corrupt)');
+  }
+  const ck = body as unknown as Checkpoint;
+  const bad = (what: string) => new DataFormatError(`checkpoint.json: ${what}`);
+  if (!isInt(ck.seq, 1)) throw bad(`seq must be a positive integer, got ${show(ck.seq)}`);
+  if (!isInt(ck.epoch, 0) || ck.epoch > target.epochs) throw bad(`epoch must be an integer in 0..${target.epochs}, got ${show(ck.epoch)}`);
+  const lastBatch = ck.epoch === target.epochs ? 0 : target.batchesPerEpoch;
+  if (!isInt(ck.batch, 0) || ck.batch > lastBatch) throw bad(`batch must be an integer in 0..${lastBatch}, got ${show(ck.batch)}`);
+  if (!Array.isArray(ck.rng) || ck.rng.length !== 4 || !ck.rng.every((w) => isInt(w, 0) && w < 2 ** 32) || ck.rng.every((w) => w === 0)) {
+    throw bad('rng must be four 32-bit unsigned integers, not all zero');
+  }
+  if (!isObject(ck.partial)) throw bad('partial must be an object');
+  for (const k of ['errors', 'count', 'steps', 'batches'] as const) if (!isInt(ck.partial[k], 0)) throw bad(`partial.${k} must be an integer ≥ 0`);
+  for (const k of ['loss', 'seconds'] as const) if (!(typeof ck.partial[k] === 'number' && ck.partial[k] >= 0)) throw bad(`partial.${k} must be a number ≥ 0`);
+  if (!Array.isArray(ck.history) || ck.history.length !== ck.epoch) throw bad(`history must list the ${show(ck.epoch)} finished epoch(s)`);
+  for (const m of ck.history) {
+    const fields = ['epoch', 'trainError', 'trainLoss', 'testError', 'testLoss', 'seconds', 'meanFreeSteps'] as const;
+    // NaN and Inf become null in JSON
+    if (!isObject(m) || !fields.every((f) => typeof m[f] === 'number' || m[f] === null)) throw bad(`history entries need the numbers ${fields.join(', ')}`);
+  }
+  if (ck.particles !== undefined) {
+    const p = ck.particles;
+    if (!isObject(p) || p.file !== particleFile(ck.seq) || !isInt(p.bytes, 0) || !isInt(p.crc32, 0)) {
+      throw bad(`particles must name ${particleFile(ck.seq)} with its byte count and CRC-32`);
+    }
+  }
+  if (!isObject(ck.params)) throw bad('params must be an object');
+  if (!isObject(ck.optimizer)) throw bad('optimizer must be an object');
+  return ck;
+}
+
+function particleFile(seq: number): string {
+  return `particles-${seq % 2}.bin`;
+}
+
+function particleHeaderBytes(layers: number): number {
+  return 16 + 4 * layers;
+}
+
+/** "EQPP", format, example count, layer count, values per example of each layer, then float32 data. */
+export function encodeParticles(layers: Float32Array[], count: number): Uint8Array {
+  const header = particleHeaderBytes(layers.length);
+  const bytes = new Uint8Array(header + layers.reduce((n, a) => n + a.byteLength, 0));
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, PARTICLE_MAGIC, true);
+  view.setUint32(4, PARTICLE_FORMAT, true);
+  view.setUint32(8, count, true);
+  view.setUint32(12, layers.length, true);
+  layers.forEach((a, l) => view.setUint32(16 + 4 * l, a.length / count, true));
+  let off = header;
+  for (const a of layers) {
+    bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), off);
+    off += a.byteLength;
+  }
+  return bytes;
+}
+
+/** The layers of a particle file, checked against the sizes the trainer expects. */
+export function decodeParticles(bytes: Uint8Array, sizes: number[], count: number): Float32Array[] {
+  const header = particleHeaderBytes(sizes.length);
+  const expected = header + sizes.reduce((n, s) => n + 4 * s * count, 0);
+  if (bytes.byteLength !== expected) throw new DataFormatError(`particle file has ${bytes.byteLength} bytes, expected ${expected}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== PARTICLE_MAGIC || view.getUint32(4, true) !== PARTICLE_FORMAT) {
+    throw new DataFormatError('particle file lacks the EQPP header (format 1)');
+  }
+  const layout = [count, sizes.length, ...sizes];
+  const got = layout.map((_, i) => view.getUint32(8 + 4 * i, true));
+  if (got.some((v, i) => v !== layout[i])) {
+    throw new DataFormatError(`particle file holds ${got[0]} examples × [${got.slice(2)}], expected ${count} × [${sizes}]`);
+  }
+  let off = header;
+  return sizes.map((s) => {
+    const a = new Float32Array(s * count);
+    new Uint8Array(a.buffer).set(bytes.subarray(off, off + a.byteLength));
+    off += a.byteLength;
+    return a;
+  });
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32 (IEEE, as zlib and PNG use it). */
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 255] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isInt(v: unknown, min: number): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+}
+
+function show(v: unknown): string {
+  return (JSON.stringify(v) ?? String(v)).slice(0, 40);
+}

@@ -1,0 +1,57 @@
+import { tf, type Batch } from '@eqprop/core';
+import type { EnergyNetwork } from '@eqprop/energies';
+import { BackpropTwin } from '@eqprop/baselines';
+import { Optimizer, parameterGroups, type BatchResult, type EvalResult, type OptimizerConfig } from '@eqprop/learning';
+import { checkFinite } from './source-trainer.js';
+
+/**
+ * Trains the backprop twin of an EP network (same layer sizes, same initial weights) with
+ * learning's Optimizer: the same optimizer class, per-layer learning rates and parameter groups.
+ */
+export class TwinTrainer {
+  readonly twin: BackpropTwin;
+  readonly optimizer: Optimizer;
+
+  constructor(net: EnergyNetwork, optimizer: OptimizerConfig) {
+    this.twin = new BackpropTwin(net);
+    this.optimizer = new Optimizer(optimizer, this.twin.params, parameterGroups(net));
+  }
+
+  trainBatch(batch: Batch, lrScale = 1): BatchResult {
+    const { grads, loss, out } = this.twin.gradients(batch.x, batch.y);
+    try {
+      checkFinite('backprop', grads, loss);
+      this.optimizer.step(grads, lrScale);
+      return { loss, errors: this.errors(out, batch), size: batch.labels.length, freeSteps: 0, residual: Number.NaN };
+    } finally {
+      [...Object.values(grads), out].forEach((t) => t.dispose());
+    }
+  }
+
+  /** Error and mean loss over batches (their tensors are disposed, as Trainer.evaluate does). */
+  evaluate(batches: Iterable<Batch>): EvalResult {
+    let errors = 0;
+    let loss = 0;
+    let count = 0;
+    for (const batch of batches) {
+      const out = this.twin.forward(batch.x);
+      errors += this.errors(out, batch);
+      loss += tf.tidy(() => tf.sum(this.twin.cost.cost(out, batch.y)).dataSync()[0]);
+      count += batch.labels.length;
+      [out, batch.x, batch.y].forEach((t) => t.dispose());
+    }
+    return { error: errors / Math.max(count, 1), loss: loss / Math.max(count, 1), count };
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.twin.dispose();
+  }
+
+  private errors(out: tf.Tensor, batch: Batch): number {
+    const pred = tf.tidy(() => tf.argMax(this.twin.cost.scores(out), 1).dataSync());
+    let n = 0;
+    for (let i = 0; i < batch.labels.length; i++) if (pred[i] !== batch.labels[i]) n++;
+    return n;
+  }
+}

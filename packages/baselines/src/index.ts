@@ -1,0 +1,14 @@
+export { bptt, checkBpttSteps, outputGrad } from './bptt.js';
+export type { BpttOptions, BpttResult, BpttStep } from './bptt.js';
+export { BpttEstimator } from './bptt-estimator.js';
+export type { BpttEstimate } from './bptt-estimator.js';
+export { dynamicsOf, disposeTransition } from './dynamics.js';
+export type { Dynamics, Transition, StepBackward } from './dynamics.js';
+export { fixedPointDynamics } from './fixed-point-dynamics.js';
+export { gradientDescentDynamics } from './gradient-descent-dynamics.js';
+export { couplingField, fieldParamVjp, isStaticTerm } from './field-vjp.js';
+export { BackpropTwin } from './backprop-twin.js';
+export { recurrentBackprop, trueGradient, RbpEstimator } from './recurrent-backprop.js';
+export type { RbpOptions, RbpResult } from './recurrent-backprop.js';
+export { contrastiveHebbian, relaxClamped, checkClampable, ChlEstimator } from './contrastive-hebbian.js';
+export type { ChlOptions, ChlResult } from './contrastive-hebbian.js';

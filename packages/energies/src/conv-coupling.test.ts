@@ -1,0 +1,242 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { tf, setupBackend, Rng, ShapeError, ConfigError } from '@eqprop/core';
+import { ConvCoupling } from './conv-coupling.js';
+import { DenseCoupling } from './dense-coupling.js';
+import { Bias } from './bias.js';
+import { MseCost } from './costs.js';
+import { EnergyNetwork } from './network.js';
+import { hardSigmoid } from './activations.js';
+import { TermCache } from './term.js';
+import { POOL_KINDS, type Pooling } from './pooling.js';
+import { relError } from './test-utils.js';
+
+// The closed forms run on wasm (every op they use must exist there); the reference is tf.grad of
+// Φ written with plain tf ops on the cpu backend: wasm lacks Conv2DBackpropFilter and its
+// MaxPoolGrad routes wrongly in windows of values ≤ 0.
+beforeAll(async () => {
+  await setupBackend('wasm');
+});
+afterAll(async () => {
+  await setupBackend('wasm');
+});
+
+type Arr = { shape: number[]; data: Float32Array };
+const arr = (t: tf.Tensor): Arr => ({ shape: t.shape.slice(), data: t.dataSync() as Float32Array });
+const ten = (a: Arr) => tf.tensor(a.data, a.shape);
+
+function random(rng: Rng, shape: number[], lo = -1, hi = 1): Arr {
+  return { shape, data: rng.uniformArray(shape.reduce((p, q) => p * q, 1), lo, hi) };
+}
+
+interface Case {
+  title: string;
+  lower: number[];
+  kernel: number[];
+  stride?: number;
+  padding?: number;
+  pool?: Pooling;
+  /** rows of the lower layer set to 0: all-zero windows make ties in the max-pool */
+  zeroRows?: number;
+}
+
+const CASES: Case[] = [
+  { title: 'max-pool 2, no padding', lower: [6, 6, 2], kernel: [3, 3, 2, 3], pool: { kind: 'max', size: 2 } },
+  { title: 'max-pool 2 with ties (blank rows)', lower: [8, 8, 2], kernel: [3, 3, 2, 3], pool: { kind: 'max', size: 2 }, zeroRows: 5 },
+  { title: 'max-pool 2, padding 1 (Laborieux CIFAR)', lower: [4, 4, 3], kernel: [3, 3, 3, 4], padding: 1, pool: { kind: 'max', size: 2 } },
+  { title: 'avg-pool 3, padding 1', lower: [6, 6, 2], kernel: [3, 3, 2, 3], padding: 1, pool: { kind: 'avg', size: 3 } },
+  { title: 'no pooling, 5×5 kernel', lower: [7, 7, 1], kernel: [5, 5, 1, 2] },
+  { title: 'stride 2, padding 1, no pooling', lower: [7, 7, 2], kernel: [3, 3, 2, 4], stride: 2, padding: 1 },
+  { title: 'stride 2 then max-pool 2', lower: [9, 9, 1], kernel: [3, 3, 1, 2], stride: 2, pool: { kind: 'max', size: 2 } },
+];
+
+/** Φ = Σ a_up · P(conv(a_low, K)) with plain tf ops: the reference tf.grad differentiates. */
+function phi(c: Case, low: tf.Tensor, up: tf.Tensor, K: tf.Tensor): tf.Scalar {
+  const pad = c.padding ? c.padding : 'valid';
+  let y: tf.Tensor4D = tf.conv2d(low as tf.Tensor4D, K as tf.Tensor4D, c.stride ?? 1, pad);
+  if (c.pool?.kind === 'max') y = tf.maxPool(y, c.pool.size, c.pool.size, 'valid');
+  if (c.pool?.kind === 'avg') y = tf.avgPool(y, c.pool.size, c.pool.size, 'valid');
+  return tf.sum(tf.mul(y, up));
+}
+
+describe('conv coupling: closed forms on wasm equal tf.grad of Φ', () => {
+  CASES.forEach((c, i) => {
+    it(c.title, async () => {
+      const rng = new Rng(100 + i);
+      const batch = 3;
+      const low = random(rng, [batch, ...c.lower]);
+      if (c.zeroRows) {
+        const per = c.lower.reduce((p, q) => p * q, 1);
+        const row = c.lower[1] * c.lower[2];
+        for (let b = 0; b < batch; b++) low.data.fill(0, b * per, b * per + c.zeroRows * row);
+      }
+      const K = random(rng, c.kernel, -0.5, 0.5);
+      const low2 = random(rng, [batch, ...c.lower]);
+
+      // closed forms, wasm
+      await setupBackend('wasm');
+      const term = new ConvCoupling(1, 2, tf.variable(ten(K)), { inputShape: c.lower, stride: c.stride, padding: c.padding, pool: c.pool });
+      const up = random(rng, [batch, ...term.outputShape], 0, 1);
+      const up2 = random(rng, [batch, ...term.outputShape], 0, 1);
+      const before = tf.memory().numTensors;
+      const cache = new TermCache();
+      const acts = [tf.zeros([batch, 1]), ten(low), ten(up)];
+      const acts2 = [acts[0], ten(low2), ten(up2)];
+      const got = tf.tidy(() => ({
+        energy: arr(term.energy(acts)),
+        fieldUp: arr(term.field(acts, 2, cache)),
+        fieldLow: arr(term.field(acts, 1, cache)),
+        // a second call with the same state reuses the cached convolution: same values
+        fieldLowAgain: arr(term.field(acts, 1, cache)),
+        scaledLow: arr(term.scaledField(acts, 1, cache, 0.5)),
+        scaledUp: arr(term.scaledField(acts, 2, cache, 0.5)),
+        grad: arr(term.paramGrads(acts)[term.name]),
+        grad2: arr(term.paramGrads(acts2)[term.name]),
+        diff: arr(term.paramGradsDiff(acts, acts2, 2.5)[term.name]),
+      }));
+      cache.dispose();
+      acts.concat(acts2.slice(1)).forEach((t) => t.dispose());
+      expect(tf.memory().numTensors).toBe(before);
+      expect(got.fieldUp.shape).toEqual([batch, ...term.outputShape]);
+      expect(got.fieldLow.shape).toEqual([batch, ...c.lower]);
+      expect(got.grad.shape).toEqual(c.kernel);
+
+      // reference, cpu
+      await setupBackend('cpu');
+      tf.tidy(() => {
+        const [l, u, k] = [ten(low), ten(up), ten(K)];
+        const rel = (a: Arr, b: tf.Tensor) => relError(ten(a), b);
+        const refUp = tf.grad((a: tf.Tensor) => phi(c, l, a, k))(u);
+        const refLow = tf.grad((a: tf.Tensor) => phi(c, a, u, k))(l);
+        const refK = tf.grad((w: tf.Tensor) => tf.div(tf.neg(phi(c, l, u, w)), batch))(k);
+        const refK2 = tf.grad((w: tf.Tensor) => tf.div(tf.neg(phi(c, ten(low2), ten(up2), w)), batch))(k);
+        expect(rel(got.fieldUp, refUp)).toBeLessThan(1e-4);
+        expect(rel(got.fieldLow, refLow)).toBeLessThan(1e-4);
+        expect(rel(got.fieldLowAgain, refLow)).toBeLessThan(1e-4);
+        expect(rel(got.scaledLow, tf.mul(refLow, 0.5))).toBeLessThan(1e-4);
+        expect(rel(got.scaledUp, tf.mul(refUp, 0.5))).toBeLessThan(1e-4);
+        expect(rel(got.grad, refK)).toBeLessThan(1e-4);
+        expect(rel(got.grad2, refK2)).toBeLessThan(1e-4);
+        expect(rel(got.diff, tf.mul(tf.sub(refK, refK2), 2.5))).toBeLessThan(1e-4);
+        // and the energy itself: E = −Φ per example
+        const e = tf.neg(tf.stack(Array.from({ length: batch }, (_, b) => phi(c, l.slice(b, 1), u.slice(b, 1), k))));
+        expect(rel(got.energy, e)).toBeLessThan(1e-4);
+      });
+      await setupBackend('wasm');
+    });
+  });
+
+  it('clamped input below: the upper field is static and the EP difference takes one kernel gradient', async () => {
+    const rng = new Rng(7);
+    const c: Case = { title: '', lower: [8, 8, 1], kernel: [5, 5, 1, 2], pool: { kind: 'max', size: 2 } };
+    const x = random(rng, [2, 8, 8, 1], 0, 1);
+    const K = random(rng, c.kernel, -0.5, 0.5);
+    const term = new ConvCoupling(0, 1, tf.variable(ten(K)), { inputShape: c.lower, pool: c.pool });
+    expect(term.isStaticFor(1)).toBe(true);
+    expect(term.isStaticFor(0)).toBe(false);
+    const [ua, ub] = [random(rng, [2, 2, 2, 2], 0, 1), random(rng, [2, 2, 2, 2], 0, 1)];
+    const got = tf.tidy(() => {
+      const xt = ten(x);
+      const a = [xt, ten(ua)];
+      const b = [xt, ten(ub)];
+      return { diff: arr(term.paramGradsDiff(a, b, -1.5)[term.name]), ga: arr(term.paramGrads(a)[term.name]), gb: arr(term.paramGrads(b)[term.name]) };
+    });
+    tf.tidy(() => {
+      const expected = tf.mul(tf.sub(ten(got.ga), ten(got.gb)), -1.5);
+      expect(relError(ten(got.diff), expected)).toBeLessThan(1e-4);
+    });
+  });
+});
+
+describe('per-channel bias of a conv layer', () => {
+  it('energy, field and ∂E/∂b broadcast over positions (tf.grad on cpu)', async () => {
+    await setupBackend('cpu');
+    const rng = new Rng(11);
+    const b = tf.variable(ten(random(rng, [3])));
+    const term = new Bias(1, b, 'b1', [4, 4, 3]);
+    const a = ten(random(rng, [2, 4, 4, 3], 0, 1));
+    const acts = [tf.zeros([2, 1]), a];
+    const ref = (v: tf.Tensor) => tf.neg(tf.sum(tf.mul(a, v)));
+    expect(relError(term.energy(acts), tf.neg(tf.sum(tf.mul(a, b), [1, 2, 3])))).toBeLessThan(1e-5);
+    expect(term.field(acts).shape).toEqual([2, 4, 4, 3]);
+    expect(relError(term.field(acts), tf.neg(tf.grad((x: tf.Tensor) => tf.sum(term.energy([acts[0], x])))(a)))).toBeLessThan(1e-5);
+    expect(relError(term.paramGrads(acts).b1, tf.div(tf.grad(ref)(b), 2))).toBeLessThan(1e-5);
+    const other = ten(random(rng, [2, 4, 4, 3], 0, 1));
+    const diff = term.paramGradsDiff(acts, [acts[0], other], 3)[term.name];
+    expect(relError(diff, tf.mul(tf.sub(term.paramGrads(acts).b1, term.paramGrads([acts[0], other]).b1), 3))).toBeLessThan(1e-5);
+    expect(() => new Bias(1, b, 'b1', [4, 4, 5])).toThrow(/b1: bias of shape \[3\] does not match the trailing axes of layer shape \[4,4,5\]/);
+    await setupBackend('wasm');
+  });
+});
+
+describe('a conv network on wasm', () => {
+  function build(rng: Rng) {
+    const v = (shape: number[]) => tf.variable(tf.tensor(rng.uniformArray(shape.reduce((p, q) => p * q, 1), -0.5, 0.5), shape));
+    const c1 = new ConvCoupling(0, 1, v([3, 3, 1, 2]), { inputShape: [8, 8, 1], pool: { kind: 'max', size: 2 } }); // → 3×3×2
+    const c2 = new ConvCoupling(1, 2, v([2, 2, 2, 4]), { inputShape: c1.outputShape, padding: 1, pool: { kind: 'max', size: 2 } }); // 4×4 → 2×2×4
+    const terms = [c1, new Bias(1, v([2]), 'b1', c1.outputShape), c2, new Bias(2, v([4]), 'b2', c2.outputShape), new DenseCoupling(2, 3, v([16, 3])), new Bias(3, v([3]))];
+    return new EnergyNetwork({
+      inputShape: [8, 8, 1],
+      layerShapes: [c1.outputShape, c2.outputShape, [3]],
+      activations: [hardSigmoid, hardSigmoid, hardSigmoid],
+      terms,
+      cost: new MseCost(),
+      form: 'primitive',
+    });
+  }
+
+  it('fields of the bound network equal those of the terms, the dense field keeps the conv shape, nothing leaks', () => {
+    const net = build(new Rng(5));
+    const x = tf.randomUniform([2, 8, 8, 1], 0, 1, 'float32', 1);
+    const before = tf.memory().numTensors;
+    const bound = net.bind(x);
+    let state = net.zeroState(2);
+    for (let t = 0; t < 6; t++) {
+      const next = tf.tidy(() => {
+        const all = bound.allActs(state);
+        return [1, 2, 3].map((k) => hardSigmoid.apply(bound.field(all, k)));
+      });
+      state.forEach((s) => s.dispose());
+      state = next;
+    }
+    // every field of the relaxed state, recomputed term by term without the bound network's caches
+    tf.tidy(() => {
+      const all = bound.allActs(state);
+      const fresh = new TermCache();
+      for (const k of [1, 2, 3]) {
+        const parts = net.terms.filter((term) => term.layers.includes(k)).map((term) => term.field(all, k, fresh));
+        const f = bound.field(all, k);
+        expect(f.shape).toEqual(all[k].shape);
+        expect(relError(f, tf.addN(parts))).toBeLessThan(1e-5);
+      }
+      fresh.dispose();
+    });
+    state.forEach((s) => s.dispose());
+    bound.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.tidy(() => {
+      expect(net.energy(x, net.zeroState(2)).shape).toEqual([2]);
+    });
+  });
+});
+
+describe('bad shapes are clear errors', () => {
+  const v = (shape: number[]) => tf.variable(tf.zeros(shape));
+  it('a kernel larger than its input', () => {
+    expect(() => new ConvCoupling(0, 1, v([5, 5, 1, 2]), { inputShape: [4, 4, 1] })).toThrow(ShapeError);
+    expect(() => new ConvCoupling(0, 1, v([5, 5, 1, 2]), { inputShape: [4, 4, 1] })).toThrow(/K0_1: kernel 5×5 is larger than its input 4×4/);
+    // with padding it fits
+    expect(new ConvCoupling(0, 1, v([5, 5, 1, 2]), { inputShape: [4, 4, 1], padding: 1 }).outputShape).toEqual([2, 2, 2]);
+  });
+  it('pooling that does not divide the convolution output', () => {
+    expect(() => new ConvCoupling(0, 1, v([3, 3, 1, 2]), { inputShape: [7, 7, 1], pool: { kind: 'max', size: 2 } })).toThrow(
+      /K0_1: max-pooling of size 2 does not divide the 5×5 output of the convolution/,
+    );
+  });
+  it('channels, kernel rank, stride, unknown pooling', () => {
+    expect(() => new ConvCoupling(0, 1, v([3, 3, 2, 2]), { inputShape: [7, 7, 1] })).toThrow(/kernel takes 2 input channels, but the lower layer \[7,7,1\] has 1/);
+    expect(() => new ConvCoupling(0, 1, v([3, 3, 2]), { inputShape: [7, 7, 2] })).toThrow(/kernel must have shape \[kh, kw, in, out\], got \[3,3,2\]/);
+    expect(() => new ConvCoupling(0, 1, v([3, 3, 1, 2]), { inputShape: [7, 7, 1], stride: 0 })).toThrow(/stride must be a positive integer, got 0/);
+    expect(() => new ConvCoupling(0, 1, v([3, 3, 1, 2]), { inputShape: [7, 7, 1], pool: { kind: 'min' as 'max', size: 2 } })).toThrow(ConfigError);
+    expect(POOL_KINDS).toEqual(['max', 'avg', 'none']);
+  });
+});
