@@ -38,7 +38,7 @@ export function betaSweepPlots(summary: BetaSweepSummary, opts: { title: string 
       markers: true,
       color,
     });
-    if (e.noiseOnset !== null) vlines.push({ x: e.noiseOnset, label: `${e.estimator}: float32 noise ≤ here`, color });
+    if (e.noiseOnset !== null) vlines.push({ x: e.noiseOnset, label: `float32 noise ≤ here: ${e.estimator}`, color });
   });
   if (Number.isFinite(noise.mean)) {
     err.push({ name: `float32 noise floor n/β (n = ${noise.mean.toExponential(1)})`, x: betas, y: betas.map((b) => noise.mean / b), dotted: true, color: '#555' });
@@ -54,6 +54,8 @@ export function betaSweepPlots(summary: BetaSweepSummary, opts: { title: string 
         logX: true,
         logY: true,
         vlines: mergeVlines(vlines),
+        width: 960,
+        height: 480,
       }),
     },
     {
@@ -74,7 +76,7 @@ function mergeVlines(lines: VerticalLine[]): VerticalLine[] {
   const byX = new Map<number, VerticalLine[]>();
   for (const l of lines) byX.set(l.x, [...(byX.get(l.x) ?? []), l]);
   return [...byX.values()].map((ls) =>
-    ls.length === 1 ? ls[0] : { x: ls[0].x, label: `${ls.map((l) => l.label.split(':')[0]).join(', ')}: float32 noise ≤ here`, color: '#555' },
+    ls.length === 1 ? ls[0] : { x: ls[0].x, label: `float32 noise ≤ here: ${ls.map((l) => l.label.split(': ')[1]).join(', ')}`, color: '#555' },
   );
 }
 

@@ -18,6 +18,12 @@ export interface RbpOptions {
    * ends above 1e-3, or whose λ blows up, is a NumericalError: s is not a stable fixed point.
    */
   adjointTol?: number;
+  /**
+   * false: an adjoint iteration still short of adjointTol after adjointSteps returns its truncated
+   * sum (truncated RBP, Liao et al. 2018; `converged` is false) instead of throwing. For training;
+   * a gradient oracle stays strict (the default). A λ that blows up throws either way.
+   */
+  strict?: boolean;
 }
 
 export interface RbpResult {
@@ -79,7 +85,7 @@ export function recurrentBackprop(bound: BoundNetwork, y: tf.Tensor, init: State
       lambda = next;
       if (residual <= adjointTol) break;
     }
-    if (residual > 1e-3) throw notConverging(steps, residual, free);
+    if (residual > 1e-3 && opts.strict !== false) throw notConverging(steps, residual, free);
     const back = dynamics.backward(bound, tr, lambda, false);
     let grads = fieldParamVjp(bound, back.acts, back.dir);
     [...back.pre, ...back.acts, ...back.dir].forEach((t) => t.dispose());

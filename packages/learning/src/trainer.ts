@@ -191,7 +191,7 @@ export class Trainer {
       let bad = at(0, params);
       if (bad) throw new NumericalError(`non-finite values (NaN or Inf) in parameter ${bad}`);
       if ((bad = at(params.length, layers))) throw new NumericalError(`non-finite values (NaN or Inf) in the state of layer ${bad} at the free equilibrium`);
-      if (!Number.isFinite(energy)) throw new NumericalError(`the energy at the free equilibrium is ${energy}`);
+      if (!Number.isFinite(energy)) throw new NumericalError(`the energy at the free equilibrium is ${energy} (first in ${energyCulprit(check.bound, state)})`);
       if (!Number.isFinite(values[0])) throw new NumericalError(`the cost at the free equilibrium is ${values[0]}`);
       if ((bad = at(params.length + layers.length + 1, grads))) throw new NumericalError(`non-finite EP gradient for parameter ${bad}`);
     }
@@ -212,6 +212,16 @@ export class Trainer {
   dispose(): void {
     this.optimizer.dispose();
   }
+}
+
+/** The first term whose energy is not finite at `state` (a diagnosis, run only once it went wrong). */
+function energyCulprit(bound: BoundNetwork, state: State): string {
+  const { net } = bound;
+  return tf.tidy(() => {
+    const all = bound.allActs(net.activities(state));
+    const bad = net.terms.find((t) => !Number.isFinite(tf.sum(t.energy(all)).dataSync()[0]));
+    return bad ? `term ${bad.name}, layers ${bad.layers.join(' and ')}` : 'the self term';
+  });
 }
 
 export function disposeGrads(grads: Grads): void {

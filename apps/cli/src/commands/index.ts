@@ -3,6 +3,8 @@ import { evalCommand, EVAL_HELP } from './eval.js';
 import { presetsCommand } from './presets.js';
 import { benchCommand, BENCH_HELP } from './bench.js';
 import { gduCommand, GDU_HELP } from './gdu.js';
+import { compareCommand, COMPARE_HELP } from './compare.js';
+import { sweepCommand, SWEEP_HELP } from './sweep.js';
 
 export interface Command {
   summary: string;
@@ -17,4 +19,6 @@ export const commands: Record<string, Command> = {
   presets: { summary: 'list the paper presets', help: 'eqprop presets', run: presetsCommand },
   bench: { summary: 'run the benchmark suite (JSON results)', help: BENCH_HELP, run: benchCommand },
   gdu: { summary: 'EP updates vs BPTT gradients, step by step (Ernoult et al. 2019)', help: GDU_HELP, run: gduCommand },
+  compare: { summary: 'train EP and baselines (bp, bptt, rbp, chl) from the same weights', help: COMPARE_HELP, run: compareCommand },
+  sweep: { summary: 'β sweep of the gradient estimate; batch-size and lr sweeps', help: SWEEP_HELP, run: sweepCommand },
 };

@@ -89,6 +89,9 @@ export class DataParallelTrainer {
         init,
       });
     });
+    // if the leader's share throws (say, a NumericalError) the replies are never awaited: mark them
+    // handled so that a worker's own error cannot become an unhandled rejection (a crash)
+    replies.forEach((p) => p.catch(() => {}));
     const n0 = bounds[1];
     const own = tf.tidy(() => ({
       x: batch.x.slice(0, n0),
@@ -122,6 +125,7 @@ export class DataParallelTrainer {
     disposeGrads(mine.grads);
     const host = Object.fromEntries(Object.entries(mean).map(([k, v]) => [k, v.dataSync() as Float32Array]));
     this.pendingApply = this.replicas.map((r) => r.request({ type: 'apply', grads: host, lrScale }));
+    this.pendingApply.forEach((p) => p.catch(() => {})); // awaited (and rethrown) by the next batch or close()
     trainer.optimizer.step(mean, lrScale);
     disposeGrads(mean);
     const loss = mine.result.loss * n0 + results.reduce((s, r) => s + r.loss, 0);

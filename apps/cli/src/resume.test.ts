@@ -1,0 +1,153 @@
+// `eqprop train` killed with SIGKILL at random moments and resumed each time must end exactly
+// (bitwise) where an uninterrupted run with the same seed ends. Drives the built CLI.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Rng } from '@eqprop/core';
+
+const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const TINY = ['train', '--preset', 'scellier2017-1h', '--layers', '784,30,10', '--test-limit', '100', '--batch-size', '20', '--seed', '3', '--checkpoint-every-batches', '1', '--quiet'];
+
+interface Outcome {
+  code: number | null;
+  killed: boolean;
+  stderr: string;
+}
+
+/** Runs the CLI; `killAt(poll)` is asked every 2 ms whether to SIGKILL it now. */
+function run(args: string[], killAt?: () => boolean): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let killed = false;
+    p.stderr.on('data', (d) => (stderr += d));
+    const timer = killAt
+      ? setInterval(() => {
+          if (!killed && killAt()) {
+            killed = p.kill('SIGKILL');
+          }
+        }, 2)
+      : undefined;
+    p.on('exit', (code) => {
+      clearInterval(timer);
+      resolve({ code, killed, stderr });
+    });
+  });
+}
+
+/** Changes whenever checkpoint.json is replaced (new inode or new mtime). */
+function stamp(dir: string | undefined): string {
+  if (!dir) return '';
+  try {
+    const s = statSync(join(dir, 'checkpoint.json'), { bigint: true });
+    return `${s.ino}:${s.mtimeNs}`;
+  } catch {
+    return '';
+  }
+}
+
+function runFolder(out: string): string | undefined {
+  const names = existsSync(out) ? readdirSync(out) : [];
+  return names.length ? join(out, names[0]) : undefined;
+}
+
+/**
+ * Trains to the end, killing the process at seeded random moments: mostly a few checkpoints
+ * into a run plus 0–30 ms (inside a batch, a checkpoint write, the evaluation), sometimes at a
+ * random time after start (start-up, data loading). The number of checkpoints between kills is
+ * drawn from what is left of the run so that about `minKills` + 2 kills spread over all of it.
+ */
+async function trainWithKills(args: string[], out: string, opts: { seed: number; perEpoch: number; epochs: number; minKills: number }) {
+  const rng = new Rng(opts.seed);
+  const checkpoints = opts.epochs * (opts.perEpoch + 1);
+  let kills = 0;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    let dir = runFolder(out);
+    if (dir && !existsSync(join(dir, 'config.json'))) {
+      rmSync(dir, { recursive: true }); // killed between making the folder and writing its config
+      dir = undefined;
+    }
+    const t0 = Date.now();
+    const ck = dir && existsSync(join(dir, 'checkpoint.json')) ? JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) : undefined;
+    const progress = ck ? ck.epoch * (opts.perEpoch + 1) + ck.batch : 0;
+    let killAt: (() => boolean) | undefined;
+    if (kills >= opts.minKills + 2) {
+      killAt = undefined; // enough: let it finish
+    } else if (rng.next() < 0.1) {
+      const ms = rng.int(1500);
+      killAt = () => Date.now() - t0 >= ms;
+    } else {
+      let seen = stamp(dir);
+      const mean = Math.max(1, (checkpoints - progress) / (opts.minKills + 2.5 - kills));
+      let left = 1 + rng.int(Math.min(2 * Math.floor(mean) - 1, 12));
+      let due = Infinity;
+      const extra = rng.int(30);
+      killAt = () => {
+        const now = stamp(dir ?? (dir = runFolder(out)));
+        if (now && now !== seen) {
+          seen = now;
+          if (--left === 0) due = Date.now() + extra;
+        }
+        return Date.now() >= due;
+      };
+    }
+    const r = await run(dir ? ['train', '--resume', dir, '--quiet'] : [...args, '--out', out], killAt);
+    if (r.killed) {
+      kills++;
+      continue;
+    }
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    console.log(`resume test: ${kills} kills`);
+    return { dir: runFolder(out)!, kills };
+  }
+  throw new Error('the run did not finish in 200 attempts');
+}
+
+function finalState(dir: string) {
+  const ck = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8'));
+  return {
+    position: [ck.epoch, ck.batch],
+    params: ck.params,
+    optimizer: ck.optimizer,
+    rng: ck.rng,
+    history: ck.history.map((m: Record<string, number>) => [m.trainError, m.trainLoss, m.testError, m.testLoss, m.meanFreeSteps]),
+    particles: readFileSync(join(dir, ck.particles.file)).toString('base64'),
+    metricsLines: readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').length,
+  };
+}
+
+describe('eqprop train --resume after SIGKILL', () => {
+  beforeAll(() => expect(existsSync(cliPath)).toBe(true));
+
+  // 400 examples / batch 20 × 3 epochs: 60 batch checkpoints + 3 at epoch ends
+  const cases = [
+    { workers: 1, trainLimit: 400, epochs: 3, minKills: 10, seed: 11 },
+    { workers: 2, trainLimit: 200, epochs: 2, minKills: 3, seed: 12 },
+  ];
+  for (const c of cases) {
+    it(`ends bitwise identical to an uninterrupted run (workers ${c.workers}, ≥ ${c.minKills} kills)`, { timeout: 240_000 }, async () => {
+      const root = mkdtempSync(join(tmpdir(), 'eqprop-resume-'));
+      const args = [...TINY, '--workers', String(c.workers), '--train-limit', String(c.trainLimit), '--epochs', String(c.epochs)];
+      const ref = await run([...args, '--out', join(root, 'ref')]);
+      expect(ref.code).toBe(0);
+      const opts = { seed: c.seed, perEpoch: c.trainLimit / 20, epochs: c.epochs, minKills: c.minKills };
+      const { dir, kills } = await trainWithKills(args, join(root, 'killed'), opts);
+      expect(kills).toBeGreaterThanOrEqual(c.minKills);
+      const a = finalState(runFolder(join(root, 'ref'))!);
+      const b = finalState(dir);
+      expect(b.position).toEqual([c.epochs, 0]);
+      // base64 of the float32 bits: equal strings are equal bits
+      expect(b.params).toEqual(a.params);
+      expect(b.optimizer).toEqual(a.optimizer);
+      expect(b.rng).toEqual(a.rng);
+      expect(b.particles === a.particles).toBe(true);
+      expect(b.history).toEqual(a.history);
+      expect(b.metricsLines).toBe(c.epochs);
+      rmSync(root, { recursive: true, force: true });
+    });
+  }
+});

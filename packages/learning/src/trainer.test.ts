@@ -1,0 +1,118 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { tf, setupBackend, Rng, NumericalError, type Batch } from '@eqprop/core';
+import { buildModel, type ModelConfig } from '@eqprop/models';
+import { batches, synthetic } from '@eqprop/datasets';
+import { Trainer, type TrainerConfig } from './trainer.js';
+
+beforeAll(async () => {
+  await setupBackend('wasm');
+});
+
+const data = synthetic({ count: 200, inputSize: 16, numClasses: 4, seed: 3 });
+
+const setups: { name: string; model: ModelConfig; trainer: TrainerConfig }[] = [
+  {
+    name: 'hopfield, gradient descent, random-sign β, Adam, persistent particles',
+    model: { kind: 'mlp', sizes: [16, 12, 4], activation: 'hard-sigmoid', form: 'hopfield', cost: 'mse' },
+    trainer: {
+      solver: { kind: 'gradient-descent', stepSize: 0.5 },
+      freeSteps: 8,
+      nudgedSteps: 3,
+      estimator: 'random-sign',
+      beta: 0.5,
+      optimizer: { kind: 'adam', lrs: [0.01, 0.005] },
+      persistent: true,
+    },
+  },
+  {
+    name: 'primitive, fixed point with tolerance, symmetric β, momentum, CE readout',
+    model: { kind: 'mlp', sizes: [16, 12, 8, 4], activation: 'ernoult-sigmoid', form: 'primitive', cost: 'ce', init: 'fan-in' },
+    trainer: {
+      solver: { kind: 'fixed-point', schedule: 'alternating' },
+      freeSteps: 8,
+      nudgedSteps: 3,
+      tol: 1e-3,
+      estimator: 'symmetric',
+      beta: 0.1,
+      optimizer: { kind: 'momentum', lrs: [0.05] },
+      persistent: false,
+    },
+  },
+];
+
+function makeTrainer(s: (typeof setups)[number]): Trainer {
+  return new Trainer(buildModel(s.model, new Rng(1)), s.trainer, { seed: 2, trainCount: data.count });
+}
+
+function* forever(): Generator<Batch> {
+  for (let epoch = 0; ; epoch++) yield* batches(data, 10, { rng: new Rng([5, 0, epoch, 1]), flatten: true });
+}
+
+describe('Trainer: no tensor leaks', () => {
+  for (const s of setups) {
+    it(`the tensor count stays flat over 1000 batches (${s.name})`, () => {
+      const trainer = makeTrainer(s);
+      const counts: number[] = [];
+      let n = 0;
+      for (const batch of forever()) {
+        trainer.trainBatch(batch);
+        batch.x.dispose();
+        batch.y.dispose();
+        if (++n % 250 === 0) {
+          trainer.evaluate(batches(data, 50, { shuffle: false, flatten: true }));
+          trainer.checkParams();
+        }
+        if (n % 50 === 0) counts.push(tf.memory().numTensors);
+        if (n === 1000) break;
+      }
+      expect(counts).toHaveLength(20);
+      expect(new Set(counts).size).toBe(1);
+      trainer.dispose();
+    });
+  }
+});
+
+describe('Trainer: NaN and Inf stop training with a message naming the culprit', () => {
+  const first = () => batches(data, 10, { rng: new Rng(9), flatten: true }).next().value as Batch;
+
+  it('a non-finite parameter is named', () => {
+    const trainer = makeTrainer(setups[0]);
+    const w = trainer.net.params.W1_2;
+    w.assign(tf.tidy(() => w.add(tf.oneHot([3], w.shape[0]).reshape([w.shape[0], 1]).mul(Number.NaN))));
+    const batch = first();
+    const before = tf.memory().numTensors;
+    expect(() => trainer.trainBatch(batch)).toThrow(NumericalError);
+    expect(() => trainer.trainBatch(batch)).toThrow(/non-finite values \(NaN or Inf\) in parameter W1_2/);
+    expect(() => trainer.checkParams()).toThrow(/parameter W1_2/);
+    expect(tf.memory().numTensors).toBe(before); // nothing leaks on the error path
+  });
+
+  it('a non-finite state is named by its layer', () => {
+    const trainer = makeTrainer(setups[1]);
+    const batch = first();
+    const bad = { ...batch, x: tf.tidy(() => batch.x.mul(tf.scalar(Number.NaN))) };
+    expect(() => trainer.trainBatch(bad)).toThrow(/state of layer 1 at the free equilibrium/);
+  });
+
+  it('an energy that overflows names its term', () => {
+    const trainer = makeTrainer(setups[0]);
+    trainer.net.params.W1_2.assign(tf.fill(trainer.net.params.W1_2.shape, 3e38));
+    trainer.net.params.b2.assign(tf.fill(trainer.net.params.b2.shape, -3e38));
+    expect(() => trainer.trainBatch(first())).toThrow(/energy at the free equilibrium is (NaN|-?Infinity) \(first in term (W1_2|b2)/);
+  });
+
+  it('an update that overflows is caught by checkParams before a checkpoint', () => {
+    const trainer = new Trainer(buildModel(setups[0].model, new Rng(1)), { ...setups[0].trainer, optimizer: { kind: 'sgd', lrs: [3e38] } }, { seed: 2, trainCount: data.count });
+    let error: unknown;
+    try {
+      for (const batch of batches(data, 10, { rng: new Rng(9), flatten: true })) {
+        trainer.trainBatch(batch);
+        trainer.checkParams();
+      }
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(NumericalError);
+    expect((error as Error).message).toMatch(/parameter|layer|term|cost|gradient/);
+  });
+});
