@@ -1,2 +1,2 @@
-import { sharedConfig } from '../vitest.shared';
+import { sharedConfig } from '../vitest.shared.ts';
 export default sharedConfig;
