@@ -1,9 +1,11 @@
-import { describe, it, expect } from 'vitest';
-import { Rng } from '@eqprop/core';
+import { describe, it, expect, beforeAll } from 'vitest';
+import { Rng, setupBackend } from '@eqprop/core';
 import { buildModel } from '@eqprop/models';
 import { trainSkipMlp } from './skip-connections.js';
 
 describe('example: an architecture with skip couplings, from public APIs', () => {
+  beforeAll(() => setupBackend('wasm'));
+
   it('registers itself and builds through buildModel', () => {
     const net = buildModel({ kind: 'skip-mlp', sizes: [6, 5, 4, 3] }, new Rng(0));
     expect(Object.keys(net.params).sort()).toEqual(['S0_2', 'S1_3', 'W0_1', 'W1_2', 'W2_3', 'b1', 'b2', 'b3']);

@@ -10,7 +10,7 @@ import { ConfigError, Rng, setupBackend } from '@eqprop/core';
 import { Bias, DenseCoupling, EnergyNetwork, MseCost, activationByName, type Term } from '@eqprop/energies';
 import { buildModel, initBias, initWeight, registerArchitecture, type ModelConfig } from '@eqprop/models';
 import { Trainer, type TrainerConfig } from '@eqprop/learning';
-import { batches, synthetic } from '@eqprop/datasets';
+import { batches, subset, synthetic } from '@eqprop/datasets';
 
 /** Sizes [input, hidden…, output]; the CLI and buildModel find it under kind "skip-mlp". */
 export interface SkipMlpConfig extends ModelConfig {
@@ -50,8 +50,10 @@ registerArchitecture('skip-mlp', skipMlp);
 export async function trainSkipMlp(opts: { epochs?: number; seed?: number } = {}) {
   await setupBackend('wasm');
   const seed = opts.seed ?? 1;
-  const train = synthetic({ count: 400, inputSize: 20, numClasses: 4, seed });
-  const test = synthetic({ count: 200, inputSize: 20, numClasses: 4, seed: seed + 1 });
+  // one synthetic set (one seed, the same class prototypes): 400 examples to train, 200 to test
+  const all = synthetic({ count: 600, inputSize: 20, numClasses: 4, seed });
+  const train = subset(all, 400);
+  const test = { ...all, images: all.images.subarray(400 * 20), labels: all.labels.subarray(400), count: 200 };
   const net = buildModel({ kind: 'skip-mlp', sizes: [20, 24, 16, 4] } satisfies SkipMlpConfig, new Rng(seed));
   const config: TrainerConfig = {
     solver: { kind: 'gradient-descent', stepSize: 0.5 },

@@ -74,9 +74,9 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
     start = { epoch: ck.epoch, batch: ck.batch };
     partial = ck.partial;
     history = ck.history;
-    keepMetrics(runDir, history.length);
     log(`resuming ${runDir.path} at epoch ${start.epoch + 1}, batch ${start.batch}/${perEpoch}`);
   }
+  if (opts.resume) keepMetrics(runDir, history.length);
   const checkpointer = new Checkpointer(runDir, trainer, ck?.seq ?? 0);
   const saveCheckpoint = (epoch: number, batch: number, partial: PartialEpoch) => checkpointer.save(epoch, batch, partial, history);
 

@@ -1,0 +1,42 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { tf, setupBackend, serializeTensor, deserializeTensor, base64ToBytes, DataFormatError } from './index.js';
+
+beforeAll(async () => {
+  await setupBackend('cpu');
+});
+
+describe('deserializeTensor: checks before it allocates', () => {
+  const good = () => serializeTensor(tf.tidy(() => tf.tensor2d([[1, 2, 3], [4, 5, 6]])));
+
+  it('round-trips float32 and int32 bit for bit', () => {
+    for (const t of [tf.tensor([0.1, -0, Number.MIN_VALUE, 3.4e38], [4]), tf.tensor([1, -2, 2 ** 31 - 1], [3], 'int32')]) {
+      const back = deserializeTensor(JSON.parse(JSON.stringify(serializeTensor(t))));
+      expect(back.dtype).toBe(t.dtype);
+      expect(Array.from(back.dataSync())).toEqual(Array.from(t.dataSync()));
+    }
+  });
+
+  const bad: [string, () => unknown][] = [
+    ['not an object', () => 42],
+    ['no shape', () => ({ dtype: 'float32', data: '' })],
+    ['a fractional dimension', () => ({ ...good(), shape: [2, 1.5] })],
+    ['a negative dimension', () => ({ ...good(), shape: [-2, -3] })],
+    ['too many dimensions', () => ({ ...good(), shape: Array(9).fill(1) })],
+    ['an unknown dtype', () => ({ ...good(), dtype: 'complex64' })],
+    ['a huge shape (no allocation)', () => ({ ...good(), shape: [2 ** 20, 2 ** 20] })],
+    ['data of the wrong length', () => ({ ...good(), shape: [3, 3] })],
+    ['a bad base64 character', () => ({ ...good(), data: '*' + good().data.slice(1) })],
+  ];
+  for (const [name, value] of bad) {
+    it(`rejects ${name} with a DataFormatError`, () => {
+      expect(() => deserializeTensor(value() as never)).toThrow(DataFormatError);
+    });
+  }
+
+  it('strips padding in linear time (a long run of "=" is no hang)', () => {
+    const t0 = performance.now();
+    expect(() => base64ToBytes('='.repeat(200_000) + 'A')).toThrow(DataFormatError);
+    expect(base64ToBytes('AAAA' + '='.repeat(200_000))).toHaveLength(3);
+    expect(performance.now() - t0).toBeLessThan(500);
+  });
+});
