@@ -2,35 +2,11 @@ import { cpus } from 'node:os';
 import { ConfigError } from '@eqprop/core';
 import { numberFlag } from './args.js';
 import type { RunConfig } from './config.js';
-import { resolveConfig } from './commands/train.js';
+import { resolveConfig, TRAIN_OPTIONS } from './commands/train.js';
 
 /** The flags `compare` and `sweep` share with `train` (preset, config file, model, trainer, data), plus their own. */
 export const EXPERIMENT_OPTIONS = {
-  preset: { type: 'string' },
-  config: { type: 'string' },
-  epochs: { type: 'string' },
-  'batch-size': { type: 'string' },
-  seed: { type: 'string' },
-  backend: { type: 'string' },
-  layers: { type: 'string' },
-  beta: { type: 'string' },
-  estimator: { type: 'string' },
-  lr: { type: 'string' },
-  optimizer: { type: 'string' },
-  'free-steps': { type: 'string' },
-  'nudged-steps': { type: 'string' },
-  'eval-steps': { type: 'string' },
-  tol: { type: 'string' },
-  'step-size': { type: 'string' },
-  solver: { type: 'string' },
-  schedule: { type: 'string' },
-  'no-persistent': { type: 'boolean' },
-  'data-dir': { type: 'string' },
-  'train-limit': { type: 'string' },
-  'test-limit': { type: 'string' },
-  'max-batches': { type: 'string' },
-  workers: { type: 'string' },
-  out: { type: 'string' },
+  ...TRAIN_OPTIONS,
   'points-per-epoch': { type: 'string' },
 } as const;
 

@@ -3,6 +3,7 @@ import { buildModel, type ModelConfig } from '@eqprop/models';
 import { batches, numBatches, type Dataset } from '@eqprop/datasets';
 import { makeLearner, type Learner, type LearnerKind, type LearningCurve, type CurvePoint } from '@eqprop/analysis';
 import type { RunConfig } from './config.js';
+import { epochRng } from './training-run.js';
 
 export interface CurveOptions {
   /** Training-error points per epoch (default 10). */
@@ -36,7 +37,7 @@ export function trainCurve(config: RunConfig, kind: LearnerKind, data: { train: 
       let acc = { errors: 0, loss: 0, count: 0 };
       let b = 0;
       // the data order of `eqprop train`: it depends only on the seed and the epoch
-      for (const batch of batches(train, config.batchSize, { rng: new Rng([config.seed >>> 0, 0x5eed, epoch, 0x9e3779b9]), dropLast: true, flatten: config.data.flatten })) {
+      for (const batch of batches(train, config.batchSize, { rng: epochRng(config.seed, epoch), dropLast: true, flatten: config.data.flatten })) {
         const r = step(learner, batch, lrScale);
         acc = { errors: acc.errors + r.errors, loss: acc.loss + r.loss * r.size, count: acc.count + r.size };
         b++;

@@ -43,7 +43,7 @@ export async function createSession(config: RunConfig): Promise<Session> {
 }
 
 /** The data order of an epoch depends only on the seed and the epoch: a resumed run sees the same order. */
-function epochRng(seed: number, epoch: number): Rng {
+export function epochRng(seed: number, epoch: number): Rng {
   return new Rng([seed >>> 0, 0x5eed, epoch, 0x9e3779b9]);
 }
 

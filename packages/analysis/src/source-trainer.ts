@@ -1,4 +1,4 @@
-import { tf, NumericalError, type Batch, type Grads, type State } from '@eqprop/core';
+import type { tf, Batch, Grads, State } from '@eqprop/core';
 import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
 import { Trainer, type BatchResult, type TrainerConfig } from '@eqprop/learning';
@@ -29,14 +29,15 @@ export class SourceTrainer extends Trainer {
     try {
       const est = this.source.estimate({ bound, y: batch.y, init: start });
       try {
-        const result = summarise(this.net, est.state, batch, this.config.freeSteps);
-        checkFinite(this.source.name, est.grads, result.loss);
+        // the EP trainer's one-read summary, with its NaN/Inf checks on parameters, states and gradients
+        const result = this.summarise(est.state, batch, this.config.freeSteps, Number.NaN, { bound, grads: est.grads });
         let freeState: Float32Array[] | undefined;
         if (init) freeState = est.state.map((t) => t.dataSync() as Float32Array);
         else if (this.particles) this.particles.scatter(batch.indices, est.state);
         return { grads: est.grads, result, freeState };
       } catch (e) {
         Object.values(est.grads).forEach((t) => t.dispose());
+        if (e instanceof Error) e.message = `${this.source.name}: ${e.message}`;
         throw e;
       } finally {
         est.state.forEach((t) => t.dispose());
@@ -46,27 +47,4 @@ export class SourceTrainer extends Trainer {
       bound.dispose();
     }
   }
-}
-
-/** Mean cost and misclassifications at a state: one read from the backend. */
-export function summarise(net: EnergyNetwork, state: State, batch: Batch, steps: number): BatchResult {
-  const packed = tf.tidy(() => {
-    const out = net.activity(net.depth, state[state.length - 1]);
-    const pred = tf.cast(tf.argMax(net.cost.scores(out), 1), 'float32');
-    return tf.concat([tf.reshape(tf.mean(net.cost.cost(out, batch.y)), [1]), pred]);
-  });
-  const values = packed.dataSync();
-  packed.dispose();
-  let errors = 0;
-  for (let i = 0; i < batch.labels.length; i++) if (values[i + 1] !== batch.labels[i]) errors++;
-  return { loss: values[0], errors, size: batch.labels.length, freeSteps: steps, residual: Number.NaN };
-}
-
-/** A NumericalError naming the algorithm and the parameter when a loss or gradient is NaN or Inf. */
-export function checkFinite(who: string, grads: Grads, loss: number): void {
-  if (!Number.isFinite(loss)) throw new NumericalError(`${who}: the cost is ${loss}`);
-  const names = Object.keys(grads);
-  const ok = tf.tidy(() => tf.stack(names.map((n) => tf.all(tf.isFinite(grads[n])))).dataSync());
-  const i = ok.findIndex((v) => !v);
-  if (i >= 0) throw new NumericalError(`${who}: non-finite gradient for parameter ${names[i]}`);
 }

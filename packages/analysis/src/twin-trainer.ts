@@ -1,8 +1,7 @@
-import { tf, type Batch } from '@eqprop/core';
+import { tf, NumericalError, type Batch, type Grads } from '@eqprop/core';
 import type { EnergyNetwork } from '@eqprop/energies';
 import { BackpropTwin } from '@eqprop/baselines';
 import { Optimizer, parameterGroups, type BatchResult, type EvalResult, type OptimizerConfig } from '@eqprop/learning';
-import { checkFinite } from './source-trainer.js';
 
 /**
  * Trains the backprop twin of an EP network (same layer sizes, same initial weights) with
@@ -54,4 +53,13 @@ export class TwinTrainer {
     for (let i = 0; i < batch.labels.length; i++) if (pred[i] !== batch.labels[i]) n++;
     return n;
   }
+}
+
+/** A NumericalError naming the algorithm and the parameter when a loss or gradient is NaN or Inf. */
+export function checkFinite(who: string, grads: Grads, loss: number): void {
+  if (!Number.isFinite(loss)) throw new NumericalError(`${who}: the cost is ${loss}`);
+  const names = Object.keys(grads);
+  const ok = tf.tidy(() => tf.stack(names.map((n) => tf.all(tf.isFinite(grads[n])))).dataSync());
+  const i = ok.findIndex((v) => !v);
+  if (i >= 0) throw new NumericalError(`${who}: non-finite gradient for parameter ${names[i]}`);
 }

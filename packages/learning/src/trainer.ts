@@ -163,19 +163,19 @@ export class Trainer {
    * same read also tells whether every parameter, every layer's state, the energy and every
    * gradient is finite; NaN or Inf throws a NumericalError naming the first culprit.
    */
-  private summarise(state: State, batch: Batch, steps: number, residual: number, check?: { bound: BoundNetwork; grads: Grads }): BatchResult {
+  protected summarise(state: State, batch: Batch, steps: number, residual: number, check?: { bound: BoundNetwork; grads: Grads }): BatchResult {
     const { net } = this;
     const n = batch.labels.length;
-    const params = check ? Object.keys(net.params) : [];
     const grads = check ? Object.keys(check.grads) : [];
+    // one read per batch: loss, predictions, and one sum per parameter, state and gradient (NaN and Inf
+    // survive a sum), so the hot path pays one reduction per tensor; names come only on failure
     const packed = tf.tidy(() => {
       const out = net.activity(net.depth, state[state.length - 1]);
       const pred = tf.cast(tf.argMax(net.cost.scores(out), 1), 'float32');
       const parts = [tf.reshape(tf.mean(net.cost.cost(out, batch.y)), [1]), pred];
       if (check) {
-        const finite = (t: tf.Tensor) => tf.reshape(tf.cast(tf.all(tf.isFinite(t)), 'float32'), [1]);
-        parts.push(...params.map((p) => finite(net.params[p])), ...state.map(finite));
-        parts.push(tf.reshape(tf.mean(check.bound.energy(state)), [1]), ...grads.map((g) => finite(check.grads[g])));
+        const watched = [...Object.values(net.params), ...state, ...grads.map((g) => check.grads[g])];
+        parts.push(...watched.map((t) => tf.reshape(tf.sum(t), [1])));
       }
       return tf.concat(parts);
     });
@@ -183,18 +183,8 @@ export class Trainer {
     packed.dispose();
     let errors = 0;
     for (let i = 0; i < n; i++) if (values[i + 1] !== batch.labels[i]) errors++;
-    if (check) {
-      const flags = values.subarray(n + 1);
-      const at = (offset: number, names: string[]) => names[flags.subarray(offset, offset + names.length).findIndex((ok) => ok !== 1)];
-      const layers = state.map((_, i) => String(i + 1));
-      const energy = flags[params.length + layers.length];
-      let bad = at(0, params);
-      if (bad) throw new NumericalError(`non-finite values (NaN or Inf) in parameter ${bad}`);
-      if ((bad = at(params.length, layers))) throw new NumericalError(`non-finite values (NaN or Inf) in the state of layer ${bad} at the free equilibrium`);
-      if (!Number.isFinite(energy)) throw new NumericalError(`the energy at the free equilibrium is ${energy} (first in ${energyCulprit(check.bound, state)})`);
-      if (!Number.isFinite(values[0])) throw new NumericalError(`the cost at the free equilibrium is ${values[0]}`);
-      if ((bad = at(params.length + layers.length + 1, grads))) throw new NumericalError(`non-finite EP gradient for parameter ${bad}`);
-    }
+    if (check && !values.subarray(n + 1).every(Number.isFinite)) this.diagnose(state, check);
+    if (check && !Number.isFinite(values[0])) throw new NumericalError(`the cost at the free equilibrium is ${values[0]}`);
     return { loss: values[0], errors, size: n, freeSteps: steps, residual };
   }
 
@@ -207,6 +197,19 @@ export class Trainer {
     const ok = tf.tidy(() => tf.stack(names.map((p) => tf.all(tf.isFinite(this.net.params[p])))).dataSync());
     const i = ok.findIndex((v) => !v);
     if (i >= 0) throw new NumericalError(`non-finite values (NaN or Inf) in parameter ${names[i]}`);
+  }
+
+  /** Names what went non-finite first: a parameter, a layer's state, the energy (and its term), a gradient. */
+  private diagnose(state: State, check: { bound: BoundNetwork; grads: Grads }): never {
+    const finite = (t: tf.Tensor) => tf.tidy(() => tf.all(tf.isFinite(t)).dataSync()[0] === 1);
+    const badParam = Object.keys(this.net.params).find((p) => !finite(this.net.params[p]));
+    if (badParam) throw new NumericalError(`non-finite values (NaN or Inf) in parameter ${badParam}`);
+    const badLayer = state.findIndex((t) => !finite(t));
+    if (badLayer >= 0) throw new NumericalError(`non-finite values (NaN or Inf) in the state of layer ${badLayer + 1} at the free equilibrium`);
+    const energy = tf.tidy(() => tf.mean(check.bound.energy(state)).dataSync()[0]);
+    if (!Number.isFinite(energy)) throw new NumericalError(`the energy at the free equilibrium is ${energy} (first in ${energyCulprit(check.bound, state)})`);
+    const badGrad = Object.keys(check.grads).find((g) => !finite(check.grads[g]));
+    throw new NumericalError(`non-finite EP gradient for parameter ${badGrad ?? '(sum overflow)'}`);
   }
 
   dispose(): void {

@@ -26,7 +26,7 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --out DIR              where run folders go (default runs/)
   --quiet                no progress bar`;
 
-const OPTIONS = {
+export const TRAIN_OPTIONS = {
   preset: { type: 'string' },
   config: { type: 'string' },
   resume: { type: 'string' },
@@ -125,7 +125,7 @@ function stripUndefined(v: unknown): unknown {
 }
 
 export async function trainCommand(argv: string[]): Promise<void> {
-  const flags = parseFlags(argv, OPTIONS);
+  const flags = parseFlags(argv, TRAIN_OPTIONS);
   const resumeDir = typeof flags.resume === 'string' ? RunDir.open(flags.resume) : undefined;
   const config = resumeDir ? validateConfig(resumeDir.readJson('config.json')) : resolveConfig(flags);
   // the model is built (and checked) before a run folder is made for it
