@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tf, Rng } from '@eqprop/core';
+import { tf, Rng, type Batch } from '@eqprop/core';
+import { batches } from '@eqprop/datasets';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { makeSolver } from '@eqprop/learning';
-import type { EnergyNetwork } from '@eqprop/energies';
+import { ConvCoupling, convOutputSize, type EnergyNetwork } from '@eqprop/energies';
 import { getPreset, presetNames } from '../presets/index.js';
 import { mergeConfig, validateConfig, type RunConfig } from '../config.js';
 import { createSession, trainRun } from '../training-run.js';
@@ -31,10 +32,22 @@ export interface BenchCase {
   run(ctx: BenchContext): BenchResult[] | Promise<BenchResult[]>;
 }
 
-/** FLOPs of one relaxation step: a coupling's matmul runs once per free layer it feeds (static fields are per batch, not per step). */
+/**
+ * FLOPs of one relaxation step: a dense coupling's matmul runs once per free layer it feeds; a
+ * convolution with a free lower layer runs forward (upper field) and transposed (lower field).
+ * Static fields (the input's projection or convolution) are per batch, not per step.
+ */
 function flopsPerStep(net: EnergyNetwork, batch: number): number {
   let flops = 0;
   for (const t of net.terms) {
+    if (t instanceof ConvCoupling) {
+      if (t.isStaticFor(t.upper)) continue;
+      const [kh, kw, cin, cout] = t.kernel.shape;
+      const h = convOutputSize(t.inputShape[0], kh, t.geometry);
+      const w = convOutputSize(t.inputShape[1], kw, t.geometry);
+      flops += 2 * 2 * batch * h * w * kh * kw * cin * cout;
+      continue;
+    }
     const w = (t as { weight?: tf.Tensor2D }).weight;
     if (!w || w.rank !== 2) continue;
     const fedLayers = t.layers.filter((k) => k > 0 && !t.isStaticFor(k)).length;
@@ -49,15 +62,17 @@ function relaxationCase(label: string, model: ModelConfig, solverConfig: RunConf
     run: () => {
       const net = buildModel(model, new Rng(1));
       const solver = makeSolver(solverConfig);
-      const input = (model.sizes as number[])[0];
-      const x = tf.randomUniform([batch, input]);
+      const x = tf.randomUniform([batch, ...net.inputShape]);
       const bound = net.bind(x);
       const init = net.zeroState(batch);
       const ms = medianMs(() => {
         const r = solver.relax(bound, init, { maxSteps: steps });
         r.state.forEach((t) => t.dispose());
       }, 5, 1);
-      const rate = matmulRate(batch, (model.sizes as number[])[1], (model.sizes as number[])[1]);
+      // the reference rate: the backend's matmul at this batch and the width of the first hidden layer
+      const width = net.layerShapes[0].reduce((a, b) => a * b, 1);
+      const side = Math.min(width, 1024);
+      const rate = matmulRate(batch, side, side);
       const gflops = (flopsPerStep(net, batch) * steps) / (ms * 1e6);
       init.forEach((t) => t.dispose());
       bound.dispose();
@@ -115,6 +130,11 @@ export function defaultSuite(): BenchCase[] {
     cases.push(relaxationCase('mlp-784-500-500-10-gd', MLP_2H, { kind: 'gradient-descent', stepSize: 0.5 }, batch, 20));
     cases.push(relaxationCase('mlp-784-500-500-10-fp-alt', MLP_2H, { kind: 'fixed-point', schedule: 'alternating' }, batch, 20));
   }
+  const conv = getPreset('ernoult2019-conv');
+  for (const [batch, steps] of [[20, 10], [100, 5], [500, 2]]) {
+    cases.push(relaxationCase('conv-ernoult2019', conv.model as ModelConfig, conv.trainer.solver, batch, steps));
+  }
+  cases.push(batchCase('ernoult2019-conv'), batchCase('ernoult2019-conv', { solver: { kind: 'fixed-point', schedule: 'alternating' }, tol: 1e-4 }, 'alternating-tol1e-4'));
   cases.push(parallelCase('laborieux2021-mlp'), parallelCase('scellier2017-1h'));
   for (const preset of ['laborieux2021-mlp', 'scellier2017-1h', 'ernoult2019-p1h']) {
     if (presetNames().includes(preset)) cases.push(epochCase(preset));
@@ -122,5 +142,33 @@ export function defaultSuite(): BenchCase[] {
   return cases;
 }
 
-/** Registers more cases (the convnet file adds its own). */
-export const extraCases: BenchCase[] = [];
+/** Seconds per training batch of a preset on MNIST (median of 3 after a warm-up), optionally with other trainer settings. */
+function batchCase(preset: string, trainer: Partial<RunConfig['trainer']> = {}, label = 'preset'): BenchCase {
+  return {
+    name: `batch/${preset}/${label}`,
+    run: async () => {
+      const base = getPreset(preset);
+      const config = validateConfig(mergeConfig(base, { trainer, data: { trainLimit: 200, testLimit: 100 } }));
+      const session = await createSession(config);
+      const it = batches(session.train, config.batchSize, { rng: new Rng(1), shuffle: true, dropLast: true, flatten: config.data.flatten });
+      const times: number[] = [];
+      let steps = 0;
+      for (let i = 0; i < 4; i++) {
+        const batch = it.next().value as Batch;
+        const t0 = performance.now();
+        steps = session.trainer.trainBatch(batch).freeSteps;
+        if (i > 0) times.push((performance.now() - t0) / 1000);
+        batch.x.dispose();
+        batch.y.dispose();
+      }
+      session.trainer.dispose();
+      times.sort((a, b) => a - b);
+      const seconds = times[1];
+      const perEpoch = (seconds * 60000) / config.batchSize / 60;
+      return [
+        { name: `batch/${preset}/${label}/seconds-per-batch`, value: seconds, unit: 's', higherIsBetter: false, detail: { batchSize: config.batchSize, freeSteps: steps } },
+        { name: `batch/${preset}/${label}/minutes-per-epoch-one-thread`, value: perEpoch, unit: 'min', higherIsBetter: false },
+      ];
+    },
+  };
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { tf, setupBackend, ConfigError, DataFormatError } from '@eqprop/core';
 import { parseFlags } from '../args.js';
 import { atomicWrite } from '../run-dir.js';
-import { defaultSuite, extraCases, type BenchResult } from '../bench/suite.js';
+import { defaultSuite, type BenchResult } from '../bench/suite.js';
 import { matmulRate, samplePeakMemory } from '../bench/measure.js';
 
 export const BENCH_HELP = `eqprop bench [--only PATTERN] [--quick] [--out FILE] [--compare OLD.json] [--backend NAME]
@@ -35,7 +35,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const backend = await setupBackend((flags.backend as string) ?? 'wasm');
   const log = (line: string) => process.stdout.write(line + '\n');
   const patterns = typeof flags.only === 'string' ? flags.only.split(',') : undefined;
-  const cases = [...defaultSuite(), ...extraCases].filter((c) => !patterns || patterns.some((p) => c.name.includes(p)));
+  const cases = defaultSuite().filter((c) => !patterns || patterns.some((p) => c.name.includes(p)));
   if (cases.length === 0) throw new ConfigError(`--only "${flags.only}" matches no benchmark case`);
   const matmul = matmulRate(500, 784, 512);
   log(`backend ${backend}: matmul 500×784 by 784×512 at ${matmul.toFixed(1)} GFLOP/s`);
