@@ -53,7 +53,11 @@ export const runConfigSchema = z
     checkpointEvery: z.number().positive(),
     /** Also checkpoint after this many batches (resume tests, long batches). */
     checkpointEveryBatches: positiveInt.optional(),
-    /** Data-parallel replicas (worker threads, the main thread included); default: one per core. */
+    /**
+     * Data-parallel replicas (worker threads, the main thread included); default 1. Measured on
+     * 2 cores, two replicas are slower than one for the MLP presets (per-op overhead and gradient
+     * exchange outweigh the halved batch); they pay where a step is compute-bound.
+     */
     workers: positiveInt.optional(),
     /** How the gradient is computed: EP, or BPTT through the same dynamics (Ernoult et al. 2019). */
     algorithm: z.enum(['ep', 'bptt']).default('ep'),

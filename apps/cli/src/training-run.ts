@@ -3,7 +3,6 @@ import { tf, Rng, ConfigError, setupBackend, type Batch } from '@eqprop/core';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { Trainer, type BatchResult } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
-import { cpus } from 'node:os';
 import { batches, numBatches, type Dataset } from '@eqprop/datasets';
 import type { EnergyNetwork } from '@eqprop/energies';
 import type { RunConfig } from './config.js';
@@ -81,7 +80,7 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
   const saveCheckpoint = (epoch: number, batch: number, partial: PartialEpoch) => checkpointer.save(epoch, batch, partial, history);
 
   // the replicas compute EP gradients: BPTT runs on the main thread alone
-  const workers = config.algorithm === 'bptt' ? 1 : config.workers ?? cpus().length;
+  const workers = config.algorithm === 'bptt' ? 1 : config.workers ?? 1;
   const parallel = workers > 1 ? await DataParallelTrainer.create(trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;
   const step = (batch: Batch, lrScale: number) => (parallel ? parallel.trainBatch(batch, lrScale) : trainer.trainBatch(batch, lrScale));
   try {

@@ -6,19 +6,20 @@ import { getPreset } from '../presets/index.js';
 import type { BenchCase, BenchResult } from './suite.js';
 
 /** Throughput of data-parallel training with 1 and 2 replicas on the same batches (examples/s). */
-export function parallelCase(preset: string, batches = 60): BenchCase {
+export function parallelCase(preset: string, batches = 60, warmup = 5): BenchCase {
   return {
     name: `parallel/${preset}`,
     run: async (ctx) => {
       const config = getPreset(preset);
       const model = config.model as ModelConfig;
-      const sizes = model.sizes as number[];
+      const inputShape = buildModel(model, new Rng(1)).inputShape;
+      const inputSize = inputShape.reduce((a, b) => a * b, 1);
       const rng = new Rng(3);
       const make = (): Batch => {
         const n = config.batchSize;
         const labels = Int32Array.from({ length: n }, () => rng.int(10));
         return {
-          x: tf.tensor2d(rng.uniformArray(n * sizes[0], 0, 1), [n, sizes[0]]),
+          x: tf.tensor(rng.uniformArray(n * inputSize, 0, 1), [n, ...inputShape]),
           y: tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D,
           labels,
           indices: Int32Array.from({ length: n }, (_, i) => i),
@@ -32,7 +33,7 @@ export function parallelCase(preset: string, batches = 60): BenchCase {
           b.x.dispose();
           b.y.dispose();
         };
-        for (let i = 0; i < 5; i++) await step(make());
+        for (let i = 0; i < warmup; i++) await step(make());
         const t0 = performance.now();
         for (let i = 0; i < batches; i++) await step(make());
         const seconds = (performance.now() - t0) / 1000;

@@ -135,7 +135,7 @@ export function defaultSuite(): BenchCase[] {
     cases.push(relaxationCase('conv-ernoult2019', conv.model as ModelConfig, conv.trainer.solver, batch, steps));
   }
   cases.push(batchCase('ernoult2019-conv'), batchCase('ernoult2019-conv', { solver: { kind: 'fixed-point', schedule: 'alternating' }, tol: 1e-4 }, 'alternating-tol1e-4'));
-  cases.push(parallelCase('laborieux2021-mlp'), parallelCase('scellier2017-1h'));
+  cases.push(parallelCase('laborieux2021-mlp'), parallelCase('scellier2017-1h'), parallelCase('ernoult2019-conv', 3, 1));
   for (const preset of ['laborieux2021-mlp', 'scellier2017-1h', 'ernoult2019-p1h']) {
     if (presetNames().includes(preset)) cases.push(epochCase(preset));
   }

@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { tf, setupBackend, ConfigError, DataFormatError } from '@eqprop/core';
+import { tf, setupBackend, ConfigError, DataFormatError, EqpropError } from '@eqprop/core';
 import { parseFlags } from '../args.js';
 import { atomicWrite } from '../run-dir.js';
 import { defaultSuite, type BenchResult } from '../bench/suite.js';
@@ -30,9 +31,21 @@ export async function benchCommand(argv: string[]): Promise<void> {
     out: { type: 'string' },
     compare: { type: 'string' },
     backend: { type: 'string' },
+    case: { type: 'string' },
+    child: { type: 'string' },
   });
+  const backendName = (flags.backend as string) ?? 'wasm';
+  if (typeof flags.case === 'string' && typeof flags.child === 'string') {
+    // one case in a fresh process: its memory and its timing do not depend on the cases before it
+    await setupBackend(backendName);
+    const c = defaultSuite().find((k) => k.name === flags.case);
+    if (!c) throw new ConfigError(`no benchmark case named "${flags.case}"`);
+    const results = await c.run({ quick: Boolean(flags.quick), log: (line) => process.stdout.write(line + '\n') });
+    atomicWrite(flags.child, JSON.stringify({ results, peakRss: samplePeakMemory() }));
+    return;
+  }
   const old = typeof flags.compare === 'string' ? readBench(flags.compare) : undefined;
-  const backend = await setupBackend((flags.backend as string) ?? 'wasm');
+  const backend = await setupBackend(backendName);
   const log = (line: string) => process.stdout.write(line + '\n');
   const patterns = typeof flags.only === 'string' ? flags.only.split(',') : undefined;
   const cases = defaultSuite().filter((c) => !patterns || patterns.some((p) => c.name.includes(p)));
@@ -42,7 +55,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const results: BenchResult[] = [];
   for (const c of cases) {
     log(`running ${c.name} …`);
-    for (const r of await c.run({ quick: Boolean(flags.quick), log })) {
+    for (const r of runCaseInChild(c.name, backendName, Boolean(flags.quick))) {
       results.push(r);
       const prev = old?.results.find((o) => o.name === r.name);
       const ratio = prev ? `  (${(r.value / prev.value).toFixed(2)}× of ${fmt(prev.value)}${r.higherIsBetter ? '' : ', lower is better'})` : '';
@@ -55,13 +68,31 @@ export async function benchCommand(argv: string[]): Promise<void> {
     backend,
     versions: { tfjs: tf.version.tfjs, eqprop: '0.1.0' },
     matmulGflops: matmul,
-    peakRssMiB: samplePeakMemory() / 2 ** 20,
+    peakRssMiB: Math.max(samplePeakMemory(), childPeakRss) / 2 ** 20,
     results,
   };
   const out = (flags.out as string) ?? join('bench-results', `bench-${file.date.replace(/[:.]/g, '-')}.json`);
   mkdirSync(join(out, '..'), { recursive: true });
   atomicWrite(out, JSON.stringify(file, null, 2) + '\n');
   log(`peak RSS ${file.peakRssMiB.toFixed(0)} MiB; results written to ${out}`);
+}
+
+let childPeakRss = 0;
+
+/** Runs one case with `eqprop bench --case NAME --child FILE` and reads its results back. */
+function runCaseInChild(name: string, backend: string, quick: boolean): BenchResult[] {
+  const dir = mkdtempSync(join(tmpdir(), 'eqprop-bench-case-'));
+  const out = join(dir, 'results.json');
+  try {
+    const args = [process.argv[1], 'bench', '--case', name, '--child', out, '--backend', backend, ...(quick ? ['--quick'] : [])];
+    const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0 || !existsSync(out)) throw new EqpropError('E_BENCH', `benchmark case ${name} failed (exit ${r.status ?? r.signal})`);
+    const parsed = JSON.parse(readFileSync(out, 'utf8')) as { results: BenchResult[]; peakRss: number };
+    childPeakRss = Math.max(childPeakRss, parsed.peakRss);
+    return parsed.results;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function readBench(path: string): BenchFile {
