@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Rng } from '@eqprop/core';
 
 const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const TINY = ['train', '--preset', 'scellier2017-1h', '--layers', '784,30,10', '--test-limit', '100', '--batch-size', '20', '--seed', '3', '--checkpoint-every-batches', '1', '--quiet'];
+const TINY = ['train', '--preset', 'scellier2017-1h', '--layers', '784,100,10', '--free-steps', '60', '--test-limit', '100', '--batch-size', '20', '--seed', '3', '--checkpoint-every-batches', '1', '--quiet'];
 
 interface Outcome {
   code: number | null;
@@ -55,14 +55,12 @@ function runFolder(out: string): string | undefined {
 }
 
 /**
- * Trains to the end, killing the process at seeded random moments: mostly a few checkpoints
- * into a run plus 0–30 ms (inside a batch, a checkpoint write, the evaluation), sometimes at a
- * random time after start (start-up, data loading). The number of checkpoints between kills is
- * drawn from what is left of the run so that about `minKills` + 2 kills spread over all of it.
+ * Trains to the end, killing the process at seeded random moments: mostly 0–30 ms after the
+ * attempt's first new checkpoint (inside a batch, a checkpoint write, the evaluation), sometimes
+ * at a random time after start (start-up, data loading), until `minKills` + 2 kills.
  */
-async function trainWithKills(args: string[], out: string, opts: { seed: number; perEpoch: number; epochs: number; minKills: number }) {
+async function trainWithKills(args: string[], out: string, opts: { seed: number; minKills: number }) {
   const rng = new Rng(opts.seed);
-  const checkpoints = opts.epochs * (opts.perEpoch + 1);
   let kills = 0;
   for (let attempt = 0; attempt < 200; attempt++) {
     let dir = runFolder(out);
@@ -71,8 +69,6 @@ async function trainWithKills(args: string[], out: string, opts: { seed: number;
       dir = undefined;
     }
     const t0 = Date.now();
-    const ck = dir && existsSync(join(dir, 'checkpoint.json')) ? JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) : undefined;
-    const progress = ck ? ck.epoch * (opts.perEpoch + 1) + ck.batch : 0;
     let killAt: (() => boolean) | undefined;
     if (kills >= opts.minKills + 2) {
       killAt = undefined; // enough: let it finish
@@ -80,17 +76,14 @@ async function trainWithKills(args: string[], out: string, opts: { seed: number;
       const ms = rng.int(1500);
       killAt = () => Date.now() - t0 >= ms;
     } else {
-      let seen = stamp(dir);
-      const mean = Math.max(1, (checkpoints - progress) / (opts.minKills + 2.5 - kills));
-      let left = 1 + rng.int(Math.min(2 * Math.floor(mean) - 1, 12));
+      // after the first new checkpoint of this attempt, kill within 0–30 ms: every kill lands
+      // at a random moment (mid-batch, mid-write, evaluation) and every attempt makes progress
+      const seen = stamp(dir);
       let due = Infinity;
       const extra = rng.int(30);
       killAt = () => {
         const now = stamp(dir ?? (dir = runFolder(out)));
-        if (now && now !== seen) {
-          seen = now;
-          if (--left === 0) due = Date.now() + extra;
-        }
+        if (due === Infinity && now && now !== seen) due = Date.now() + extra;
         return Date.now() >= due;
       };
     }
@@ -134,7 +127,7 @@ describe('eqprop train --resume after SIGKILL', () => {
       const args = [...TINY, '--workers', String(c.workers), '--train-limit', String(c.trainLimit), '--epochs', String(c.epochs)];
       const ref = await run([...args, '--out', join(root, 'ref')]);
       expect(ref.code).toBe(0);
-      const opts = { seed: c.seed, perEpoch: c.trainLimit / 20, epochs: c.epochs, minKills: c.minKills };
+      const opts = { seed: c.seed, minKills: c.minKills };
       const { dir, kills } = await trainWithKills(args, join(root, 'killed'), opts);
       expect(kills).toBeGreaterThanOrEqual(c.minKills);
       const a = finalState(runFolder(join(root, 'ref'))!);
