@@ -141,6 +141,7 @@ export class Trainer {
     }
   }
 
+  /** Error and mean cost over batches, each relaxed from zero. Consumes the batches: their x and y are disposed. */
   evaluate(batches: Iterable<Batch>): EvalResult {
     let errors = 0;
     let loss = 0;

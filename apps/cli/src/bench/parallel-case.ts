@@ -12,7 +12,9 @@ export function parallelCase(preset: string, batches = 60, warmup = 5): BenchCas
     run: async (ctx) => {
       const config = getPreset(preset);
       const model = config.model as ModelConfig;
-      const inputShape = buildModel(model, new Rng(1)).inputShape;
+      const probe = buildModel(model, new Rng(1));
+      const inputShape = probe.inputShape;
+      Object.values(probe.params).forEach((v) => v.dispose());
       const inputSize = inputShape.reduce((a, b) => a * b, 1);
       const rng = new Rng(3);
       const make = (): Batch => {
