@@ -41,8 +41,13 @@ export class Bias implements Term {
 
   field(acts: readonly tf.Tensor[]): tf.Tensor {
     const batch = acts[0].shape[0];
+    return tf.tidy(() => tf.add(tf.zeros([batch, ...this.layerShape]), this.compactField()));
+  }
+
+  /** b as [1, 1…, b]: broadcasts against the layer (no copy). */
+  compactField(): tf.Tensor {
     const ones = this.layerShape.slice(0, this.layerShape.length - this.bias.rank).map(() => 1);
-    return tf.tidy(() => tf.broadcastTo(this.bias.reshape([1, ...ones, ...this.bias.shape]), [batch, ...this.layerShape]));
+    return this.bias.reshape([1, ...ones, ...this.bias.shape]);
   }
 
   isStaticFor(): boolean {

@@ -63,13 +63,13 @@ export class DenseCoupling implements Term {
         const lb = flat(b[this.lower]);
         const n = la.shape[0];
         if (a[this.lower] === b[this.lower]) {
-          // clamped lower side: aᵀ(u_a − u_b) in one matmul
-          return tf.mul(tf.matMul(tf.transpose(la), tf.sub(a[this.upper], b[this.upper]) as tf.Tensor2D), -scale / n);
+          // clamped lower side: aᵀ(u_a − u_b) in one matmul, scaled on the small side
+          return tf.matMul(tf.transpose(la), tf.mul(tf.sub(a[this.upper], b[this.upper]), -scale / n) as tf.Tensor2D);
         }
         // stack both phases along the batch: [la; lb]ᵀ [ua; −ub] = laᵀua − lbᵀub
         const lower = tf.concat([la, lb], 0);
-        const upper = tf.concat([a[this.upper], tf.neg(b[this.upper])], 0) as tf.Tensor2D;
-        return tf.mul(tf.matMul(tf.transpose(lower), upper), -scale / n);
+        const upper = tf.mul(tf.concat([a[this.upper], tf.neg(b[this.upper])], 0), -scale / n) as tf.Tensor2D;
+        return tf.matMul(tf.transpose(lower), upper);
       }),
     };
   }

@@ -133,7 +133,12 @@ export class BoundNetwork {
       if (k === 0) return null;
       const parts = terms.filter((t) => t.isStaticFor(k));
       if (parts.length === 0) return null;
-      return tf.tidy(() => parts.map((t) => t.field(inputOnly, k, this.cache)).reduce((a, b) => tf.add(a, b)));
+      const full = [x.shape[0], ...net.layerShapes[k - 1]];
+      return tf.tidy(() => {
+        // broadcasting adds of compact parts (a bias is [1, n]); materialised once at the end if needed
+        const sum = parts.map((t) => (t.compactField ?? t.field).call(t, inputOnly, k, this.cache)).reduce((a, b) => tf.add(a, b));
+        return sum.shape.join(',') === full.join(',') ? sum : tf.add(sum, tf.zeros(full));
+      });
     });
   }
 

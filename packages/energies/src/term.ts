@@ -56,6 +56,12 @@ export interface Term {
    * Optional: the network multiplies `field` otherwise.
    */
   scaledField?(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor;
+  /**
+   * The same field in any shape that broadcasts to layer k's (a bias: [1, …, n]). Optional: the
+   * network sums static fields with it once per batch instead of materialising each part
+   * (broadcastTo is ~20× slower than a broadcasting add on wasm).
+   */
+  compactField?(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor;
   /** True when the field on layer k depends only on parameters and the clamped input. */
   isStaticFor(k: number): boolean;
   /** ∂E_term/∂θ, averaged over the batch. */

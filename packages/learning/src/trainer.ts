@@ -13,7 +13,7 @@ export interface TrainerConfig {
   freeSteps: number;
   /** Nudged-phase steps (K, T2). */
   nudgedSteps: number;
-  /** Optional early stop of the free phase on this residual. */
+  /** Optional early stop of each phase (free and nudged) once the largest state change per step falls below this. */
   tol?: number;
   /** Free-phase steps at evaluation (default: freeSteps; from zero state). */
   evalSteps?: number;
@@ -103,7 +103,7 @@ export class Trainer {
           solver: this.solver,
           init: start,
           free: { maxSteps: this.config.freeSteps, tol: this.config.tol },
-          nudged: { maxSteps: this.config.nudgedSteps },
+          nudged: { maxSteps: this.config.nudgedSteps, tol: this.config.tol },
         },
         beta,
       );

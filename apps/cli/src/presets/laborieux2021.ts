@@ -1,6 +1,9 @@
 import type { Preset } from './index.js';
 
-/** Laborieux et al. 2021, the fully connected network of their MNIST experiments. */
+/**
+ * Laborieux et al. 2021, the fully connected network of their MNIST experiments, as their
+ * reference script runs it: betas 0.0 and 0.1 without random sign, i.e. one-sided EP.
+ */
 export const laborieux2021: Record<string, Preset> = {
   'laborieux2021-mlp': {
     description: 'Laborieux et al. 2021: 784-512-10 prototypical MLP, fixed-point dynamics',
@@ -9,7 +12,7 @@ export const laborieux2021: Record<string, Preset> = {
       solver: { kind: 'fixed-point', schedule: 'synchronous' },
       freeSteps: 30,
       nudgedSteps: 10,
-      estimator: 'random-sign',
+      estimator: 'one-sided',
       beta: 0.1,
       optimizer: { kind: 'adam', lrs: [5e-4] },
       persistent: false,
