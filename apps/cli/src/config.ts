@@ -4,7 +4,14 @@ import { ConfigError } from '@eqprop/core';
 const positiveInt = z.number().int().positive();
 const solver = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('gradient-descent'), stepSize: z.number().positive() }).strict(),
-  z.object({ kind: z.literal('fixed-point'), schedule: z.enum(['synchronous', 'alternating']) }).strict(),
+  z
+    .object({
+      kind: z.literal('fixed-point'),
+      schedule: z.enum(['synchronous', 'alternating']),
+      stepSize: z.number().positive().max(1).optional(),
+      nudge: z.enum(['inside', 'outside']).optional(),
+    })
+    .strict(),
 ]);
 
 export const runConfigSchema = z

@@ -59,6 +59,17 @@ describe('the GDU check on a prototypical 10-20-5 network', () => {
   });
 });
 
+describe('the GDU check on damped fixed-point dynamics s ← (1−ε)s + ε·σ(…), ε = 0.3', () => {
+  it('is exact with the nudge inside σ', () => {
+    const r = run('primitive', new FixedPoint('synchronous', { stepSize: 0.3 }), 300, 15, 0.001);
+    expect(r.dt).toBe(1);
+    for (const s of gduStats(r)) {
+      expect(s.rmse, s.name).toBeLessThanOrEqual(0.02);
+      expect(s.signAgreement, s.name).toBeGreaterThanOrEqual(0.99);
+    }
+  });
+});
+
 describe('the GDU check on the energy-based model (gradient descent, ε = 0.2)', () => {
   it('holds too, to the float32 precision of EP’s finite differences', () => {
     const r = run('hopfield', new GradientDescent(0.2), 300, 15, 0.003);

@@ -40,6 +40,13 @@ const ernoult = (u: tf.Tensor) => tf.sigmoid(tf.mul(4, tf.sub(u, 0.5)));
 const ernoultPrime = (u: tf.Tensor) => tf.mul(4, tf.mul(ernoult(u), tf.sub(1, ernoult(u))));
 
 const fixedPointStep: Step = (s, p, x, zeta) => fields(s, p, x).map((h, i) => ernoult(tf.add(h, zeta[i])));
+// damped: ζ enters where the nudge does, inside σ (∂L/∂ζ = ∂L/∂h) or after it (∂L/∂ζ = ∂L/∂s)
+const dampedStep =
+  (eps: number, outside: boolean): Step =>
+  (s, p, x, zeta) =>
+    fields(s, p, x).map((h, i) =>
+      outside ? tf.add(tf.add(tf.mul(s[i], 1 - eps), tf.mul(ernoult(h), eps)), zeta[i]) : tf.add(tf.mul(s[i], 1 - eps), tf.mul(ernoult(tf.add(h, zeta[i])), eps)),
+    );
 const gdStep =
   (eps: number, smooth: boolean): Step =>
   (s, p, x, zeta) => {
@@ -120,6 +127,8 @@ interface Case {
 }
 const cases: Case[] = [
   { name: 'fixed point (prototypical)', form: 'primitive', activation: 'ernoult-sigmoid', solver: new FixedPoint('synchronous'), step: fixedPointStep, smoothOut: false, gain: 2, biasShift: 0 },
+  { name: 'damped fixed point, nudge inside', form: 'primitive', activation: 'ernoult-sigmoid', solver: new FixedPoint('synchronous', { stepSize: 0.3 }), step: dampedStep(0.3, false), smoothOut: false, gain: 2, biasShift: 0 },
+  { name: 'damped fixed point, nudge outside (Ernoult)', form: 'primitive', activation: 'ernoult-sigmoid', solver: new FixedPoint('synchronous', { stepSize: 0.3, nudge: 'outside' }), step: dampedStep(0.3, true), smoothOut: false, gain: 2, biasShift: 0 },
   { name: 'gradient descent, ernoult sigmoid', form: 'hopfield', activation: 'ernoult-sigmoid', solver: new GradientDescent(0.2), step: gdStep(0.2, true), smoothOut: true, gain: 1, biasShift: 0.5 },
   { name: 'gradient descent, hard sigmoid', form: 'hopfield', activation: 'hard-sigmoid', solver: new GradientDescent(0.3), step: gdStep(0.3, false), smoothOut: false, gain: 1, biasShift: 0.5 },
 ];

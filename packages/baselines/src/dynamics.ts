@@ -7,7 +7,7 @@ import { gradientDescentDynamics } from './gradient-descent-dynamics.js';
 /**
  * One step of a solver, written so that it can be run backward. Every solver step has the shape
  * s_{t+1} = g(u_{t+1}) with u_{t+1} = U(s_t, θ) and g elementwise: u is the field h = ∂Φ/∂s and
- * g = σ for the fixed-point iteration; u is s − ε ∂F/∂s and g the clip to the activation's range
+ * g = σ for the fixed-point iteration (damped: s_{t+1} = (1−ε)s_t + ε σ(u)); u is s − ε ∂F/∂s and g the clip to the activation's range
  * for gradient descent. ∂L/∂u is what the GDU check compares EP's neural increments against.
  */
 export interface Transition {
@@ -51,7 +51,7 @@ export function dynamicsOf(solver: Solver): Dynamics {
         `BPTT and the GDU check need the synchronous fixed-point schedule (all layers from the same old state), got "${solver.schedule}"`,
       );
     }
-    return fixedPointDynamics;
+    return fixedPointDynamics(solver);
   }
   if (solver instanceof GradientDescent) return gradientDescentDynamics(solver.stepSize);
   throw new ConfigError(`no backward pass for solver "${solver.name}": expected fixed-point (synchronous) or gradient-descent`);

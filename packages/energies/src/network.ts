@@ -185,6 +185,11 @@ export class BoundNetwork {
     });
   }
 
+  /** −β ∂C/∂a_L: the nudge as a push on the output itself (a step that adds it after the activation). */
+  nudgeDrive(out: tf.Tensor, nudge: Nudge): tf.Tensor {
+    return tf.tidy(() => tf.mul(this.net.cost.nudgeField(out, nudge.y, this.cache), nudge.beta).reshape(out.shape));
+  }
+
   /** gain·(static field − centre), cached for the batch; null when it is zero. */
   private staticPart(k: number, gain: number, centre: number, shape: number[]): tf.Tensor | null {
     const base = this.staticFields[k];

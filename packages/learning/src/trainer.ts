@@ -1,11 +1,14 @@
 import { tf, ConfigError, NumericalError, Rng, type Batch, type Grads, type State } from '@eqprop/core';
 import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
-import { FixedPoint, GradientDescent, type FixedPointSchedule, type Solver } from '@eqprop/solvers';
+import { FixedPoint, GradientDescent, type FixedPointSchedule, type NudgePlacement, type Solver } from '@eqprop/solvers';
 import { EpEstimator, disposeRelaxation, type EstimatorKind } from './estimators.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import { ParticleStore } from './particles.js';
 
-export type SolverConfig = { kind: 'gradient-descent'; stepSize: number } | { kind: 'fixed-point'; schedule: FixedPointSchedule };
+export type SolverConfig =
+  | { kind: 'gradient-descent'; stepSize: number }
+  /** stepSize: ε of the damped iteration s ← (1−ε)s + ε·σ(…) (default 1); nudge: inside σ (default) or outside. */
+  | { kind: 'fixed-point'; schedule: FixedPointSchedule; stepSize?: number; nudge?: NudgePlacement };
 
 export interface TrainerConfig {
   solver: SolverConfig;
@@ -42,7 +45,7 @@ export interface EvalResult {
 
 export function makeSolver(config: SolverConfig): Solver {
   if (config.kind === 'gradient-descent') return new GradientDescent(config.stepSize);
-  if (config.kind === 'fixed-point') return new FixedPoint(config.schedule);
+  if (config.kind === 'fixed-point') return new FixedPoint(config.schedule, { stepSize: config.stepSize, nudge: config.nudge });
   throw new ConfigError(`unknown solver "${(config as { kind: string }).kind}": expected gradient-descent or fixed-point`);
 }
 

@@ -1,21 +1,49 @@
 import { tf, ConfigError, type State } from '@eqprop/core';
-import type { BoundNetwork } from '@eqprop/energies';
+import type { BoundNetwork, Nudge } from '@eqprop/energies';
 import { iterate, type Relaxation, type RelaxOptions, type Solver } from './solver.js';
 
 export type FixedPointSchedule = 'synchronous' | 'alternating';
+
+/**
+ * Where the nudge enters a fixed-point step. `inside`: s = σ(∂Φ/∂s − β ∂C/∂s), the nudge is part of
+ * Φ (Laborieux et al. 2021). `outside`: s = σ(∂Φ/∂s) − β ∂C/∂s, added after the activation
+ * (Ernoult et al. 2019's reference code, whose nudge is not damped by σ′ on saturated outputs).
+ */
+export type NudgePlacement = 'inside' | 'outside';
+
+export interface FixedPointOptions {
+  /**
+   * ε in s ← (1 − ε)·s + ε·target, in (0, 1]. 1 (default) is the plain iteration s ← σ(∂Φ/∂s);
+   * Ernoult et al.'s reference code runs its "discrete" dynamics with ε = dt = 0.2.
+   */
+  stepSize?: number;
+  nudge?: NudgePlacement;
+}
 
 /**
  * Fixed-point iteration s_k ← σ(∂Φ/∂s_k) (Ernoult et al. 2019; Laborieux et al. 2021).
  * `synchronous` updates every layer from the old state (the papers' dynamics, needed for GDU);
  * `alternating` updates odd layers, then even layers from the new odd ones. Layers of one parity
  * do not interact, so each half-step minimises E exactly over those layers: E never rises and
- * it converges in fewer steps.
+ * it converges in fewer steps (undamped, nudge inside).
  */
 export class FixedPoint implements Solver {
   readonly name: string;
-  constructor(readonly schedule: FixedPointSchedule = 'synchronous') {
+  readonly stepSize: number;
+  readonly nudgeAt: NudgePlacement;
+
+  constructor(
+    readonly schedule: FixedPointSchedule = 'synchronous',
+    opts: FixedPointOptions = {},
+  ) {
     if (schedule !== 'synchronous' && schedule !== 'alternating') {
       throw new ConfigError(`fixed-point schedule must be "synchronous" or "alternating", got "${schedule}"`);
+    }
+    this.stepSize = opts.stepSize ?? 1;
+    if (!(this.stepSize > 0 && this.stepSize <= 1)) throw new ConfigError(`fixed-point step size must be in (0, 1], got ${opts.stepSize}`);
+    this.nudgeAt = opts.nudge ?? 'inside';
+    if (this.nudgeAt !== 'inside' && this.nudgeAt !== 'outside') {
+      throw new ConfigError(`fixed-point nudge placement must be "inside" or "outside", got "${opts.nudge}"`);
     }
     this.name = `fixed-point-${schedule}`;
   }
@@ -23,11 +51,10 @@ export class FixedPoint implements Solver {
   relax(bound: BoundNetwork, init: State, opts: RelaxOptions): Relaxation {
     const net = bound.net;
     const L = net.depth;
-    // σ(field) = base(gain·(field − centre)), with gain and centre folded into cached weights
-    const update = (all: tf.Tensor[], k: number) => net.activations[k - 1].base(bound.preActivation(all, k, opts.nudge));
     if (net.form === 'hopfield' && !net.activations.every((a) => a.identityOnRange)) {
       throw new ConfigError('fixed-point relaxation of a hopfield network needs activations that are the identity on their range (hard sigmoid)');
     }
+    const update = (all: tf.Tensor[], k: number) => this.layerStep(bound, all, k, opts.nudge).next;
     return iterate(bound, init, opts, (state) =>
       tf.tidy(() => {
         if (this.schedule === 'synchronous') {
@@ -43,5 +70,20 @@ export class FixedPoint implements Solver {
         return all.slice(1);
       }),
     );
+  }
+
+  /**
+   * Layer k's step from activities `all` = [x, a_1 … a_L]: the activation's argument `z`
+   * (σ(field) = base(z), gain and centre folded into cached weights, so one matmul, one add and
+   * one op for σ) and the new state. BPTT replays exactly this (it keeps z for the backward step).
+   */
+  layerStep(bound: BoundNetwork, all: readonly tf.Tensor[], k: number, nudge?: Nudge): { z: tf.Tensor; next: tf.Tensor } {
+    const inside = this.nudgeAt === 'inside';
+    const z = bound.preActivation(all, k, inside ? nudge : undefined);
+    let target = bound.net.activations[k - 1].base(z);
+    if (!inside && nudge && nudge.beta !== 0 && k === bound.net.depth) target = tf.add(target, bound.nudgeDrive(all[k], nudge));
+    const eps = this.stepSize;
+    const next = eps === 1 ? target : tf.add(tf.mul(all[k], 1 - eps), tf.mul(target, eps));
+    return { z, next };
   }
 }

@@ -65,10 +65,37 @@ describe('relaxation', () => {
     bound.dispose();
   });
 
+  it('damped steps reach the same fixed point; a nudge outside σ is added after it', () => {
+    const { net, x, y } = setup('primitive');
+    const bound = net.bind(x);
+    const init = net.zeroState(6);
+    const opts = { maxSteps: 3000, tol: 1e-6, checkEvery: 1 };
+    const plain = new FixedPoint('synchronous').relax(bound, init, opts);
+    const damped = new FixedPoint('synchronous', { stepSize: 0.3 }).relax(bound, init, opts);
+    const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(plain.state[2], damped.state[2]))).dataSync()[0]);
+    expect(gap).toBeLessThan(1e-4);
+    // outside: s_L = σ(h_L) + β (y − s_L) at the nudged fixed point (MSE, C = ½‖s − y‖²)
+    const beta = 0.5;
+    const nudge = { beta, y };
+    const out = new FixedPoint('synchronous', { stepSize: 0.3, nudge: 'outside' }).relax(bound, plain.state, { ...opts, nudge });
+    const inside = new FixedPoint('synchronous', { stepSize: 0.3 }).relax(bound, plain.state, { ...opts, nudge });
+    const residual = tf.tidy(() => {
+      const all = bound.allActs(out.state);
+      const sigma = net.activations[2].base(bound.preActivation(all, 3));
+      const rhs = tf.add(sigma, tf.mul(tf.sub(y, out.state[2]), beta));
+      return tf.max(tf.abs(tf.sub(out.state[2], rhs))).dataSync()[0];
+    });
+    expect(residual).toBeLessThan(1e-5);
+    const apart = tf.tidy(() => tf.max(tf.abs(tf.sub(out.state[2], inside.state[2]))).dataSync()[0]);
+    expect(apart).toBeGreaterThan(1e-2);
+    [init, plain.state, damped.state, out.state, inside.state].forEach((st) => st.forEach((t) => t.dispose()));
+    bound.dispose();
+  });
+
   it('allocates nothing it does not free', () => {
     const { net, x, y } = setup('hopfield');
     const before = tf.memory().numTensors;
-    for (const solver of [new GradientDescent(0.5), new FixedPoint('synchronous'), new FixedPoint('alternating')]) {
+    for (const solver of [new GradientDescent(0.5), new FixedPoint('synchronous'), new FixedPoint('alternating', { stepSize: 0.5, nudge: 'outside' })]) {
       const bound = net.bind(x);
       const init = net.zeroState(6);
       const r = solver.relax(bound, init, { maxSteps: 20, tol: 1e-3, nudge: { beta: 1, y } });
@@ -85,6 +112,8 @@ describe('relaxation', () => {
     expect(() => new GradientDescent(0.5).relax(bound, net.zeroState(6), { maxSteps: 5 })).toThrow(/needs a network of the hopfield form/);
     expect(() => new FixedPoint().relax(bound, net.zeroState(6), { maxSteps: -1 })).toThrow(/maxSteps must be a non-negative integer, got -1/);
     expect(() => new FixedPoint('random' as 'synchronous')).toThrow(/schedule must be/);
+    expect(() => new FixedPoint('synchronous', { stepSize: 1.5 })).toThrow(/step size must be in \(0, 1\], got 1.5/);
+    expect(() => new FixedPoint('synchronous', { nudge: 'above' as 'inside' })).toThrow(/nudge placement must be "inside" or "outside", got "above"/);
     bound.dispose();
   });
 });

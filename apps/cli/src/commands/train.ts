@@ -2,6 +2,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import { ConfigError } from '@eqprop/core';
 import { parseFlags, numberFlag, listFlag } from '../args.js';
 import { validateConfig, mergeConfig, type RunConfig } from '../config.js';
+
+type SolverConfig = RunConfig['trainer']['solver'];
 import { getPreset, DEFAULT_PRESET } from '../presets/index.js';
 import { RunDir } from '../run-dir.js';
 import { createSession, trainRun, pct } from '../training-run.js';
@@ -15,8 +17,10 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --beta B  --estimator one-sided|symmetric|random-sign
   --lr A,B,…             learning rates, one per layer (input to output) or one for all
   --optimizer sgd|momentum|adam
-  --free-steps T  --nudged-steps K  --eval-steps N  --tol R  --step-size EPS
+  --free-steps T  --nudged-steps K  --eval-steps N  --tol R
+  --step-size EPS        gradient descent: ε; fixed point: damping ε in (0, 1] (1 = s ← σ(∂Φ/∂s))
   --solver gradient-descent|fixed-point  --schedule synchronous|alternating
+  --nudge-at inside|outside   fixed point: the nudge inside σ (Laborieux) or added after it (Ernoult)
   --no-persistent        do not warm-start from persistent particles
   --data-dir DIR  --train-limit N  --test-limit N  --max-batches N
   --algorithm ep|bptt    EP (default) or BPTT through the same dynamics, from the same weights
@@ -44,6 +48,7 @@ export const TRAIN_OPTIONS = {
   'eval-steps': { type: 'string' },
   tol: { type: 'string' },
   'step-size': { type: 'string' },
+  'nudge-at': { type: 'string' },
   solver: { type: 'string' },
   schedule: { type: 'string' },
   'no-persistent': { type: 'boolean' },
@@ -97,20 +102,10 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
       tol: n('tol'),
       persistent: flags['no-persistent'] ? false : undefined,
       optimizer: { kind: flags.optimizer, lrs: listFlag('lr', flags.lr) },
-      solver:
-        flags.solver === 'gradient-descent'
-          ? { kind: 'gradient-descent', stepSize: n('step-size') ?? (c.trainer.solver.kind === 'gradient-descent' ? c.trainer.solver.stepSize : 0.5) }
-          : flags.solver === 'fixed-point' || flags.schedule
-            ? { kind: 'fixed-point', schedule: flags.schedule ?? 'synchronous' }
-            : flags['step-size'] !== undefined
-              ? { ...c.trainer.solver, stepSize: n('step-size') }
-              : undefined,
     },
   };
-  if (flags.solver !== undefined && flags.solver !== 'gradient-descent' && flags.solver !== 'fixed-point') {
-    throw new ConfigError(`--solver must be gradient-descent or fixed-point, got "${flags.solver}"`);
-  }
-  if (flags.solver === 'fixed-point') delete (c.trainer.solver as { stepSize?: number }).stepSize;
+  // the solver is replaced, not merged: keys of one kind mean something else (or nothing) in the other
+  c.trainer.solver = solverFromFlags(c.trainer.solver, flags, n);
   return validateConfig(mergeConfig(c, stripUndefined(over)));
 }
 
@@ -152,4 +147,23 @@ export async function trainCommand(argv: string[]): Promise<void> {
   };
   runDir.writeJson('summary.json', summary);
   if (last) log(`done: test error ${pct(last.testError).trim()} after ${history.length} epochs; run folder ${runDir.path}`);
+}
+
+/** --solver, --schedule, --step-size and --nudge-at over the configured solver. */
+function solverFromFlags(current: SolverConfig, flags: Record<string, string | boolean | undefined>, n: (name: string) => number | undefined): SolverConfig {
+  if (['solver', 'schedule', 'step-size', 'nudge-at'].every((f) => flags[f] === undefined)) return current;
+  const kind = flags.solver ?? (flags.schedule !== undefined || flags['nudge-at'] !== undefined ? 'fixed-point' : current.kind);
+  if (kind !== 'gradient-descent' && kind !== 'fixed-point') {
+    throw new ConfigError(`--solver must be gradient-descent or fixed-point, got "${kind}"`);
+  }
+  if (kind === 'gradient-descent') {
+    if (flags.schedule !== undefined || flags['nudge-at'] !== undefined) throw new ConfigError('--schedule and --nudge-at apply to the fixed-point solver only');
+    return { kind, stepSize: n('step-size') ?? (current.kind === kind ? current.stepSize : 0.5) };
+  }
+  const base: SolverConfig = current.kind === kind ? current : { kind, schedule: 'synchronous' };
+  const out: Record<string, unknown> = { ...base };
+  if (flags.schedule !== undefined) out.schedule = flags.schedule;
+  if (flags['step-size'] !== undefined) out.stepSize = n('step-size');
+  if (flags['nudge-at'] !== undefined) out.nudge = flags['nudge-at'];
+  return out as SolverConfig;
 }

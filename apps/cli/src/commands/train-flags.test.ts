@@ -1,0 +1,27 @@
+import { describe, it, expect } from 'vitest';
+import { resolveConfig } from './train.js';
+
+describe('solver flags of eqprop train', () => {
+  it('switch a gradient-descent preset to the fixed point without carrying its step size', () => {
+    const c = resolveConfig({ preset: 'scellier2017-1h', schedule: 'alternating' });
+    expect(c.trainer.solver).toEqual({ kind: 'fixed-point', schedule: 'alternating' });
+  });
+
+  it('damp the fixed point and move the nudge outside σ, keeping the preset’s schedule', () => {
+    const c = resolveConfig({ preset: 'laborieux2021-mlp', 'step-size': '0.2', 'nudge-at': 'outside' });
+    expect(c.trainer.solver).toEqual({ kind: 'fixed-point', schedule: 'synchronous', stepSize: 0.2, nudge: 'outside' });
+    const again = resolveConfig({ preset: 'laborieux2021-mlp', 'step-size': '0.2', schedule: 'alternating' });
+    expect(again.trainer.solver).toEqual({ kind: 'fixed-point', schedule: 'alternating', stepSize: 0.2 });
+  });
+
+  it('switch to gradient descent with its default step', () => {
+    expect(resolveConfig({ preset: 'laborieux2021-mlp', solver: 'gradient-descent' }).trainer.solver).toEqual({ kind: 'gradient-descent', stepSize: 0.5 });
+  });
+
+  it('name a bad value and what is expected', () => {
+    expect(() => resolveConfig({ preset: 'laborieux2021-mlp', 'nudge-at': 'above' })).toThrow(/nudge/);
+    expect(() => resolveConfig({ preset: 'laborieux2021-mlp', 'step-size': '1.5' })).toThrow(/stepSize/);
+    expect(() => resolveConfig({ preset: 'laborieux2021-mlp', solver: 'newton' })).toThrow(/--solver must be gradient-descent or fixed-point, got "newton"/);
+    expect(() => resolveConfig({ preset: 'scellier2017-1h', solver: 'gradient-descent', 'nudge-at': 'outside' })).toThrow(/fixed-point solver only/);
+  });
+});
