@@ -135,7 +135,9 @@ export function defaultSuite(): BenchCase[] {
   for (const [batch, steps] of [[20, 10], [100, 5], [500, 2]]) {
     cases.push(relaxationCase('conv-ernoult2019', conv.model as ModelConfig, conv.trainer.solver, batch, steps));
   }
-  cases.push(batchCase('ernoult2019-conv'), batchCase('ernoult2019-conv', { solver: { kind: 'fixed-point', schedule: 'alternating' }, tol: 1e-4 }, 'alternating-tol1e-4'));
+  // the free phase stopped on a residual of 1e-4: the same equilibrium as T = 200 in fewer steps (the
+  // alternating schedule is faster still but, through max-pooling, settles in another equilibrium)
+  cases.push(batchCase('ernoult2019-conv'), batchCase('ernoult2019-conv', { tol: 1e-4 }, 'tol1e-4'));
   cases.push(parallelCase('laborieux2021-mlp'), parallelCase('scellier2017-1h'), parallelCase('ernoult2019-conv', 3, 1));
   for (const preset of ['laborieux2021-mlp', 'scellier2017-1h', 'ernoult2019-p1h']) {
     if (presetNames().includes(preset)) cases.push(epochCase(preset));
