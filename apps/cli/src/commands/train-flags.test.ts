@@ -25,3 +25,10 @@ describe('solver flags of eqprop train', () => {
     expect(() => resolveConfig({ preset: 'scellier2017-1h', solver: 'gradient-descent', 'nudge-at': 'outside' })).toThrow(/fixed-point solver only/);
   });
 });
+
+describe('other trainer flags', () => {
+  it('--lr-schedule sets the schedule and names a bad one', () => {
+    expect(resolveConfig({ preset: 'ernoult2019-p1h', 'lr-schedule': 'cosine' }).lrSchedule).toBe('cosine');
+    expect(() => resolveConfig({ preset: 'ernoult2019-p1h', 'lr-schedule': 'step' })).toThrow(/lrSchedule/);
+  });
+});

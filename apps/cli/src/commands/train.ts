@@ -16,8 +16,9 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --layers 784,500,10    layer sizes (input … output)
   --beta B  --estimator one-sided|symmetric|random-sign
   --lr A,B,…             learning rates, one per layer (input to output) or one for all
-  --optimizer sgd|momentum|adam
-  --free-steps T  --nudged-steps K  --eval-steps N  --tol R
+  --optimizer sgd|momentum|adam  --lr-schedule constant|cosine
+  --free-steps T  --nudged-steps K  --eval-steps N
+  --tol R                stop each phase once no state moves more than R in a step (read every 5 steps)
   --step-size EPS        gradient descent: ε; fixed point: damping ε in (0, 1] (1 = s ← σ(∂Φ/∂s))
   --solver gradient-descent|fixed-point  --schedule synchronous|alternating
   --nudge-at inside|outside   fixed point: the nudge inside σ (Laborieux) or added after it (Ernoult)
@@ -43,6 +44,7 @@ export const TRAIN_OPTIONS = {
   estimator: { type: 'string' },
   lr: { type: 'string' },
   optimizer: { type: 'string' },
+  'lr-schedule': { type: 'string' },
   'free-steps': { type: 'string' },
   'nudged-steps': { type: 'string' },
   'eval-steps': { type: 'string' },
@@ -83,6 +85,7 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
   const n = (name: string) => numberFlag(name, flags[name]);
   const over: Record<string, unknown> = {
     epochs: n('epochs'),
+    lrSchedule: flags['lr-schedule'],
     batchSize: n('batch-size'),
     seed: n('seed'),
     backend: flags.backend,
