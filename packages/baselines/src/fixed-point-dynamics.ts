@@ -29,14 +29,9 @@ export function fixedPointDynamics(solver: FixedPoint): Dynamics {
       }
       const steps = tf.tidy(() => {
         const all = bound.allActs(state);
-        return state.flatMap((_, i) => {
-          const { z, next } = solver.layerStep(bound, all, i + 1, nudge);
-          return [z, next];
-        });
+        return state.map((_, i) => solver.layerStep(bound, all, i + 1, nudge));
       });
-      const z = steps.filter((_, j) => j % 2 === 0);
-      const next = steps.filter((_, j) => j % 2 === 1);
-      return { prev: state, next, saved: z };
+      return { prev: state, next: steps.map((t) => t.next), saved: steps.map((t) => t.z) };
     },
 
     backward(bound, tr, lambda, wantPrev) {
@@ -50,9 +45,12 @@ export function fixedPointDynamics(solver: FixedPoint): Dynamics {
       );
       const dir = slopeLambda.map((t) => (eps === 1 ? t : tf.mul(t, eps)));
       if (eps !== 1) slopeLambda.forEach((t) => t.dispose());
-      const prev = wantPrev
-        ? dir.map((_, i) => tf.tidy(() => (eps === 1 ? couplingField(bound, dir, i + 1) : tf.add(tf.mul(lambda[i], 1 - eps), couplingField(bound, dir, i + 1)))))
-        : undefined;
+      const backThrough = (i: number) =>
+        tf.tidy(() => {
+          const field = couplingField(bound, dir, i + 1);
+          return eps === 1 ? field : tf.add(tf.mul(lambda[i], 1 - eps), field);
+        });
+      const prev = wantPrev ? dir.map((_, i) => backThrough(i)) : undefined;
       const pre = (outside ? lambda : dir).map((t) => t.clone());
       // the state is the activity in this form (hopfield with hard sigmoid: identity on the range)
       return { pre, prev, acts: tr.prev.map((s) => s.clone()), dir };

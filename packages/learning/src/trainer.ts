@@ -5,9 +5,9 @@ import { EpEstimator, disposeRelaxation, type EstimatorKind } from './estimators
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import { ParticleStore } from './particles.js';
 
+/** Fixed point: `stepSize` is ε of the damped iteration s ← (1−ε)s + ε·σ(…) (default 1), `nudge` inside σ (default) or outside. */
 export type SolverConfig =
   | { kind: 'gradient-descent'; stepSize: number }
-  /** stepSize: ε of the damped iteration s ← (1−ε)s + ε·σ(…) (default 1); nudge: inside σ (default) or outside. */
   | { kind: 'fixed-point'; schedule: FixedPointSchedule; stepSize?: number; nudge?: NudgePlacement };
 
 export interface TrainerConfig {

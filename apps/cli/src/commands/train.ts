@@ -1,9 +1,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { ConfigError } from '@eqprop/core';
 import { parseFlags, numberFlag, listFlag } from '../args.js';
+import type { SolverConfig } from '@eqprop/learning';
 import { validateConfig, mergeConfig, type RunConfig } from '../config.js';
-
-type SolverConfig = RunConfig['trainer']['solver'];
 import { getPreset, DEFAULT_PRESET } from '../presets/index.js';
 import { RunDir } from '../run-dir.js';
 import { createSession, trainRun, pct } from '../training-run.js';
