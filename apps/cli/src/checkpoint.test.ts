@@ -38,8 +38,8 @@ beforeAll(async () => {
     b.y.dispose();
   }
   const dir = new RunDir(mkdtempSync(join(tmpdir(), 'eqprop-ck-')));
-  new Checkpointer(dir, trainer).save(1, 2, { errors: 3, loss: 1.25, count: 20, steps: 10, batches: 2, seconds: 0.5 }, [
-    { epoch: 1, trainError: 0.5, trainLoss: 0.7, testError: 0.4, testLoss: 0.6, seconds: 1, meanFreeSteps: 5 },
+  new Checkpointer(dir, trainer).save(1, 2, { errors: 3, loss: 1.25, count: 20, steps: 10, exampleSteps: 180, batches: 2, seconds: 0.5 }, [
+    { epoch: 1, trainError: 0.5, trainLoss: 0.7, testError: 0.4, testLoss: 0.6, seconds: 1, meanFreeSteps: 5, freeStepsPerExample: 5 },
   ]);
   const read = runDirReader(dir);
   // plain copies: a Buffer's slice() is a view, and the fuzzers must not damage the originals

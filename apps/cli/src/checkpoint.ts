@@ -22,6 +22,8 @@ export interface PartialEpoch {
   loss: number;
   count: number;
   steps: number;
+  /** Σ over examples of their free-phase steps (absent in checkpoints written before it existed). */
+  exampleSteps?: number;
   batches: number;
   seconds: number;
 }
@@ -172,6 +174,7 @@ export function parseCheckpoint(raw: Uint8Array, target: CheckpointTarget): Chec
   }
   if (!isObject(ck.partial)) throw bad('partial must be an object');
   for (const k of ['errors', 'count', 'steps', 'batches'] as const) if (!isInt(ck.partial[k], 0)) throw bad(`partial.${k} must be an integer ≥ 0`);
+  if (ck.partial.exampleSteps !== undefined && !(typeof ck.partial.exampleSteps === 'number' && ck.partial.exampleSteps >= 0)) throw bad('partial.exampleSteps must be a number ≥ 0');
   for (const k of ['loss', 'seconds'] as const) if (!(typeof ck.partial[k] === 'number' && ck.partial[k] >= 0)) throw bad(`partial.${k} must be a number ≥ 0`);
   if (!Array.isArray(ck.history) || ck.history.length !== ck.epoch) throw bad(`history must list the ${show(ck.epoch)} finished epoch(s)`);
   for (const m of ck.history) {

@@ -20,6 +20,8 @@ export interface EpochMetrics {
   testLoss: number;
   seconds: number;
   meanFreeSteps: number;
+  /** Free-phase steps per training example (below meanFreeSteps when the tolerance is per example). */
+  freeStepsPerExample: number;
 }
 
 export interface Session {
@@ -65,7 +67,7 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const perEpoch = numBatches(train.count, config.batchSize, true);
   let start = { epoch: 0, batch: 0 };
-  let partial: PartialEpoch = { errors: 0, loss: 0, count: 0, steps: 0, batches: 0, seconds: 0 };
+  let partial: PartialEpoch = { errors: 0, loss: 0, count: 0, steps: 0, exampleSteps: 0, batches: 0, seconds: 0 };
   let history: EpochMetrics[] = [];
 
   const ck = opts.resume ? loadCheckpoint(runDirReader(runDir), { trainer, epochs: config.epochs, batchesPerEpoch: perEpoch }) : undefined;
@@ -147,6 +149,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
       partial.loss += r.loss * r.size;
       partial.count += r.size;
       partial.steps += r.freeSteps;
+      partial.exampleSteps = (partial.exampleSteps ?? 0) + r.freeStepsPerExample * r.size;
       partial.batches++;
       bar.update(b, `train err ${((100 * partial.errors) / partial.count).toFixed(2)}%`);
       if (++sinceSave >= (config.checkpointEveryBatches ?? Infinity) || Date.now() - lastSave > config.checkpointEvery * 1000) {
@@ -172,13 +175,14 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
       testLoss: ev.loss,
       seconds,
       meanFreeSteps: partial.steps / Math.max(partial.batches, 1),
+      freeStepsPerExample: (partial.exampleSteps ?? 0) / Math.max(partial.count, 1),
     };
     history.push(m);
     runDir.appendMetrics({ ...m, tensors: tf.memory().numTensors, time: new Date().toISOString() });
     log(
-      `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}  test error ${pct(m.testError)}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)  free steps ${m.meanFreeSteps.toFixed(1)}`,
+      `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}  test error ${pct(m.testError)}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)  free steps ${m.meanFreeSteps.toFixed(1)}${config.trainer.tolPerExample ? ` (${m.freeStepsPerExample.toFixed(1)} per example)` : ''}`,
     );
-    partial = { errors: 0, loss: 0, count: 0, steps: 0, batches: 0, seconds: 0 };
+    partial = { errors: 0, loss: 0, count: 0, steps: 0, exampleSteps: 0, batches: 0, seconds: 0 };
     try {
       saveCheckpoint(epoch + 1, 0, partial);
     } catch (e) {

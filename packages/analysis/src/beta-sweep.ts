@@ -52,7 +52,7 @@ export function betaSweepPoint(net: EnergyNetwork, batches: readonly { x: tf.Ten
     const bound = net.bind(batch.x);
     const zeros = net.zeroState(batch.x.shape[0]);
     const rbp = recurrentBackprop(bound, batch.y, zeros, { solver: opts.solver, freeSteps: opts.freeSteps, adjointSteps: opts.adjointSteps, adjointTol: opts.adjointTol });
-    const free: Relaxation = { state: rbp.state, steps: rbp.freeSteps, residual: rbp.freeResidual, converged: true };
+    const free: Relaxation = { state: rbp.state, steps: rbp.freeSteps, meanSteps: rbp.freeSteps, residual: rbp.freeResidual, converged: true };
     const nudged = { maxSteps: opts.nudgedSteps };
     try {
       point.freeResidual.push(rbp.freeResidual);

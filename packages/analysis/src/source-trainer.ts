@@ -30,7 +30,7 @@ export class SourceTrainer extends Trainer {
       const est = this.source.estimate({ bound, y: batch.y, init: start });
       try {
         // the EP trainer's one-read summary, with its NaN/Inf checks on parameters, states and gradients
-        const result = this.summarise(est.state, batch, this.config.freeSteps, Number.NaN, { bound, grads: est.grads });
+        const result = this.summarise(est.state, batch, { steps: this.config.freeSteps, meanSteps: this.config.freeSteps, residual: Number.NaN }, { bound, grads: est.grads });
         let freeState: Float32Array[] | undefined;
         if (init) freeState = est.state.map((t) => t.dataSync() as Float32Array);
         else if (this.particles) this.particles.scatter(batch.indices, est.state);

@@ -21,7 +21,7 @@ export class TwinTrainer {
     try {
       checkFinite('backprop', grads, loss);
       this.optimizer.step(grads, lrScale);
-      return { loss, errors: this.errors(out, batch), size: batch.labels.length, freeSteps: 0, residual: Number.NaN };
+      return { loss, errors: this.errors(out, batch), size: batch.labels.length, freeSteps: 0, freeStepsPerExample: 0, residual: Number.NaN };
     } finally {
       [...Object.values(grads), out].forEach((t) => t.dispose());
     }

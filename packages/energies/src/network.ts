@@ -126,10 +126,11 @@ export class BoundNetwork {
     readonly x: tf.Tensor,
     private readonly termsOf: Term[][],
     private readonly ownsInput = false,
+    staticFields?: (tf.Tensor | null)[],
   ) {
     // Σ of every field that depends only on θ and x (input projection, biases): once per batch
     const inputOnly: tf.Tensor[] = [x];
-    this.staticFields = termsOf.map((terms, k) => {
+    this.staticFields = staticFields ?? termsOf.map((terms, k) => {
       if (k === 0) return null;
       const parts = terms.filter((t) => t.isStaticFor(k));
       if (parts.length === 0) return null;
@@ -144,6 +145,18 @@ export class BoundNetwork {
 
   get batchSize(): number {
     return this.x.shape[0];
+  }
+
+  /**
+   * The same network bound to some of this batch's examples (`rows`, in that order): input and
+   * static fields are gathered, not recomputed. Independent of this one; dispose both.
+   */
+  subset(rows: readonly number[]): BoundNetwork {
+    const idx = tf.tensor1d(rows as number[], 'int32');
+    const x = tf.gather(this.x, idx);
+    const fields = this.staticFields.map((f) => (f ? tf.gather(f, idx) : null));
+    idx.dispose();
+    return new BoundNetwork(this.net, x, this.termsOf, true, fields);
   }
 
   /** [x, a_1 … a_L]: the activity array terms expect. */

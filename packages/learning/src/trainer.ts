@@ -1,6 +1,6 @@
 import { tf, ConfigError, NumericalError, Rng, type Batch, type Grads, type State } from '@eqprop/core';
 import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
-import { FixedPoint, GradientDescent, type FixedPointSchedule, type NudgePlacement, type Solver } from '@eqprop/solvers';
+import { FixedPoint, GradientDescent, type FixedPointSchedule, type NudgePlacement, type Relaxation, type RelaxOptions, type Solver } from '@eqprop/solvers';
 import { EpEstimator, disposeRelaxation, type EstimatorKind } from './estimators.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import { ParticleStore } from './particles.js';
@@ -18,6 +18,11 @@ export interface TrainerConfig {
   nudgedSteps: number;
   /** Optional early stop of each phase (free and nudged) once the largest state change per step falls below this. */
   tol?: number;
+  /**
+   * Apply `tol` to each example: one that has settled leaves the batch while the rest relax on
+   * (RelaxOptions.perExample). Pays off where examples settle at different times (the convnet).
+   */
+  tolPerExample?: boolean;
   /** Free-phase steps at evaluation (default: freeSteps; from zero state). */
   evalSteps?: number;
   estimator: EstimatorKind;
@@ -33,7 +38,10 @@ export interface BatchResult {
   /** Misclassified examples in the batch (at the free equilibrium). */
   errors: number;
   size: number;
+  /** Free-phase steps of the batch (of its slowest example). */
   freeSteps: number;
+  /** Free-phase steps per example, averaged over the batch (less than freeSteps with tolPerExample). */
+  freeStepsPerExample: number;
   residual: number;
 }
 
@@ -73,6 +81,7 @@ export class Trainer {
     for (const key of ['freeSteps', 'nudgedSteps'] as const) {
       if (!Number.isInteger(config[key]) || config[key] < 1) throw new ConfigError(`${key} must be a positive integer, got ${config[key]}`);
     }
+    if (config.tolPerExample && config.tol === undefined) throw new ConfigError('a per-example tolerance (tolPerExample, --tol-per-example) needs tol');
     this.rng = new Rng(opts.seed);
     this.solver = makeSolver(config.solver);
     this.estimator = new EpEstimator(config.estimator, config.beta, this.rng);
@@ -105,15 +114,15 @@ export class Trainer {
           y: batch.y,
           solver: this.solver,
           init: start,
-          free: { maxSteps: this.config.freeSteps, tol: this.config.tol },
-          nudged: { maxSteps: this.config.nudgedSteps, tol: this.config.tol },
+          free: { maxSteps: this.config.freeSteps, ...this.tolerance() },
+          nudged: { maxSteps: this.config.nudgedSteps, ...this.tolerance() },
         },
         beta,
       );
       let result: BatchResult;
       try {
         // one read: loss, predictions and the finiteness of parameters, states, energy, gradients
-        result = this.summarise(est.free.state, batch, est.free.steps, est.free.residual, { bound, grads: est.grads });
+        result = this.summarise(est.free.state, batch, est.free, { bound, grads: est.grads });
       } catch (e) {
         disposeGrads(est.grads);
         disposeRelaxation(est.free);
@@ -137,7 +146,7 @@ export class Trainer {
     const bound = this.net.bind(x);
     const init = this.net.zeroState(x.shape[0]);
     try {
-      return this.solver.relax(bound, init, { maxSteps: steps, tol: this.config.tol }).state;
+      return this.solver.relax(bound, init, { maxSteps: steps, ...this.tolerance() }).state;
     } finally {
       init.forEach((t) => t.dispose());
       bound.dispose();
@@ -151,7 +160,7 @@ export class Trainer {
     let count = 0;
     for (const batch of batches) {
       const state = this.relaxFree(batch.x);
-      const r = this.summarise(state, batch, 0, Number.NaN);
+      const r = this.summarise(state, batch);
       state.forEach((t) => t.dispose());
       batch.x.dispose();
       batch.y.dispose();
@@ -167,7 +176,7 @@ export class Trainer {
    * same read also tells whether every parameter, every layer's state, the energy and every
    * gradient is finite; NaN or Inf throws a NumericalError naming the first culprit.
    */
-  protected summarise(state: State, batch: Batch, steps: number, residual: number, check?: { bound: BoundNetwork; grads: Grads }): BatchResult {
+  protected summarise(state: State, batch: Batch, relaxation?: Pick<Relaxation, 'steps' | 'meanSteps' | 'residual'>, check?: { bound: BoundNetwork; grads: Grads }): BatchResult {
     const { net } = this;
     const n = batch.labels.length;
     const grads = check ? Object.keys(check.grads) : [];
@@ -189,7 +198,13 @@ export class Trainer {
     for (let i = 0; i < n; i++) if (values[i + 1] !== batch.labels[i]) errors++;
     if (check && !values.subarray(n + 1).every(Number.isFinite)) this.diagnose(state, check);
     if (check && !Number.isFinite(values[0])) throw new NumericalError(`the cost at the free equilibrium is ${values[0]}`);
-    return { loss: values[0], errors, size: n, freeSteps: steps, residual };
+    const { steps = 0, meanSteps = 0, residual = Number.NaN } = relaxation ?? {};
+    return { loss: values[0], errors, size: n, freeSteps: steps, freeStepsPerExample: meanSteps, residual };
+  }
+
+  /** The stopping rule of every phase: tol, per example or for the batch. */
+  private tolerance(): Pick<RelaxOptions, 'tol' | 'perExample'> {
+    return { tol: this.config.tol, perExample: this.config.tolPerExample };
   }
 
   /**

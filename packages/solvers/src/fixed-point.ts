@@ -54,14 +54,14 @@ export class FixedPoint implements Solver {
     if (net.form === 'hopfield' && !net.activations.every((a) => a.identityOnRange)) {
       throw new ConfigError('fixed-point relaxation of a hopfield network needs activations that are the identity on their range (hard sigmoid)');
     }
-    const update = (all: tf.Tensor[], k: number) => this.layerStep(bound, all, k, opts.nudge).next;
-    return iterate(bound, init, opts, (state) =>
+    return iterate(bound, init, opts, (state, b, nudge) =>
       tf.tidy(() => {
+        const update = (all: tf.Tensor[], k: number) => this.layerStep(b, all, k, nudge).next;
         if (this.schedule === 'synchronous') {
-          const all = bound.allActs(state);
+          const all = b.allActs(state);
           return state.map((_, i) => update(all, i + 1));
         }
-        const all = bound.allActs(state.slice());
+        const all = b.allActs(state.slice());
         for (const parity of [1, 0]) {
           const fresh: [number, tf.Tensor][] = [];
           for (let k = 1; k <= L; k++) if (k % 2 === parity) fresh.push([k, update(all, k)]);

@@ -18,14 +18,14 @@ export class GradientDescent implements Solver {
       throw new ConfigError(`gradient-descent relaxation needs a network of the hopfield form, got "${net.form}"`);
     }
     const eps = this.stepSize;
-    return iterate(bound, init, opts, (state) =>
+    return iterate(bound, init, opts, (state, b, nudge) =>
       tf.tidy(() => {
         const acts = net.activities(state);
-        const all = bound.allActs(acts);
+        const all = b.allActs(acts);
         return state.map((s, i) => {
           const k = i + 1;
           const act = net.activations[i];
-          const field = bound.field(all, k, opts.nudge);
+          const field = b.field(all, k, nudge);
           // −∂F/∂s = ρ'(s)·field − s; with ρ = identity on the clipped range, ρ' = 1
           const drive = act.identityOnRange ? field : tf.mul(act.derivative(s), field);
           const next = tf.add(tf.mul(s, 1 - eps), tf.mul(drive, eps));

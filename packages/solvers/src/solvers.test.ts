@@ -92,6 +92,41 @@ describe('relaxation', () => {
     bound.dispose();
   });
 
+  it('a per-example tolerance retires each example when it alone would have stopped', () => {
+    const { net, x, y } = setup('primitive');
+    const bound = net.bind(x);
+    const init = net.zeroState(6);
+    // synchronous free; the nudged phase from zero with alternating updates (which cannot cycle)
+    const cases = [{ solver: new FixedPoint('synchronous'), nudge: undefined }, { solver: new FixedPoint('alternating'), nudge: { beta: 0.5, y } }];
+    for (const { solver, nudge } of cases) {
+      const opts = { maxSteps: 500, tol: 1e-5, checkEvery: 1, nudge };
+      const r = solver.relax(bound, init, { ...opts, perExample: true });
+      const alone = [0, 1, 2, 3, 4, 5].map((i) => {
+        const bi = net.bind(x.slice([i, 0], [1, -1]));
+        const zi = net.zeroState(1);
+        const ri = solver.relax(bi, zi, { ...opts, nudge: nudge && { beta: nudge.beta, y: y.slice([i, 0], [1, -1]) } });
+        const gap = tf.tidy(() => Math.max(...ri.state.map((s, l) => tf.max(tf.abs(tf.sub(s, r.state[l].slice([i, 0], [1, -1])))).dataSync()[0])));
+        [zi, ri.state].forEach((st) => st.forEach((t) => t.dispose()));
+        bi.dispose();
+        return { steps: ri.steps, gap };
+      });
+      const steps = alone.map((a) => a.steps);
+      expect(new Set(steps).size).toBeGreaterThan(1); // the examples do settle at different times
+      expect(r.steps).toBe(Math.max(...steps));
+      expect(r.meanSteps).toBeCloseTo(steps.reduce((a, b) => a + b) / 6, 10);
+      expect(Math.max(...alone.map((a) => a.gap))).toBeLessThan(1e-6);
+      expect(r.converged).toBe(true);
+      expect(r.residual).toBeLessThanOrEqual(1e-5);
+      r.state.forEach((t) => t.dispose());
+    }
+    // cut short: not converged, the largest residual is the one still moving
+    const cut = new FixedPoint('synchronous').relax(bound, init, { maxSteps: 3, tol: 1e-9, perExample: true });
+    expect(cut.converged).toBe(false);
+    expect(cut.residual).toBeGreaterThan(1e-9);
+    [init, cut.state].forEach((s) => s.forEach((t) => t.dispose()));
+    bound.dispose();
+  });
+
   it('allocates nothing it does not free', () => {
     const { net, x, y } = setup('hopfield');
     const before = tf.memory().numTensors;
@@ -99,7 +134,8 @@ describe('relaxation', () => {
       const bound = net.bind(x);
       const init = net.zeroState(6);
       const r = solver.relax(bound, init, { maxSteps: 20, tol: 1e-3, nudge: { beta: 1, y } });
-      [init, r.state].forEach((s) => s.forEach((t) => t.dispose()));
+      const p = solver.relax(bound, init, { maxSteps: 40, tol: 1e-3, nudge: { beta: 1, y }, perExample: true, checkEvery: 1 });
+      [init, r.state, p.state].forEach((s) => s.forEach((t) => t.dispose()));
       bound.dispose();
     }
     expect(tf.memory().numTensors).toBe(before);
@@ -111,6 +147,8 @@ describe('relaxation', () => {
     expect(() => new GradientDescent(0)).toThrow(/step size ε must be > 0, got 0/);
     expect(() => new GradientDescent(0.5).relax(bound, net.zeroState(6), { maxSteps: 5 })).toThrow(/needs a network of the hopfield form/);
     expect(() => new FixedPoint().relax(bound, net.zeroState(6), { maxSteps: -1 })).toThrow(/maxSteps must be a non-negative integer, got -1/);
+    expect(() => new FixedPoint().relax(bound, net.zeroState(6), { maxSteps: 5, perExample: true })).toThrow(/per-example tolerance needs tol/);
+    expect(() => new FixedPoint().relax(bound, net.zeroState(6), { maxSteps: 5, tol: 1e-3, perExample: true, trace: true })).toThrow(/cannot be combined with perExample/);
     expect(() => new FixedPoint('random' as 'synchronous')).toThrow(/schedule must be/);
     expect(() => new FixedPoint('synchronous', { stepSize: 1.5 })).toThrow(/step size must be in \(0, 1\], got 1.5/);
     expect(() => new FixedPoint('synchronous', { nudge: 'above' as 'inside' })).toThrow(/nudge placement must be "inside" or "outside", got "above"/);

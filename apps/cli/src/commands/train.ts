@@ -18,6 +18,7 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --optimizer sgd|momentum|adam  --lr-schedule constant|cosine
   --free-steps T  --nudged-steps K  --eval-steps N
   --tol R                stop each phase once no state moves more than R in a step (read every 5 steps)
+  --tol-per-example      apply --tol to each example: settled examples leave the batch, the rest relax on
   --step-size EPS        gradient descent: ε; fixed point: damping ε in (0, 1] (1 = s ← σ(∂Φ/∂s))
   --solver gradient-descent|fixed-point  --schedule synchronous|alternating
   --nudge-at inside|outside   fixed point: the nudge inside σ (Laborieux) or added after it (Ernoult)
@@ -48,6 +49,7 @@ export const TRAIN_OPTIONS = {
   'nudged-steps': { type: 'string' },
   'eval-steps': { type: 'string' },
   tol: { type: 'string' },
+  'tol-per-example': { type: 'boolean' },
   'step-size': { type: 'string' },
   'nudge-at': { type: 'string' },
   solver: { type: 'string' },
@@ -102,6 +104,7 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
       nudgedSteps: n('nudged-steps'),
       evalSteps: n('eval-steps'),
       tol: n('tol'),
+      tolPerExample: flags['tol-per-example'] ? true : undefined,
       persistent: flags['no-persistent'] ? false : undefined,
       optimizer: { kind: flags.optimizer, lrs: listFlag('lr', flags.lr) },
     },

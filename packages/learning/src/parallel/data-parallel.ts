@@ -134,6 +134,7 @@ export class DataParallelTrainer {
       errors: mine.result.errors + results.reduce((s, r) => s + r.errors, 0),
       size: n,
       freeSteps: Math.max(mine.result.freeSteps, ...results.map((r) => r.freeSteps)),
+      freeStepsPerExample: (mine.result.freeStepsPerExample * n0 + results.reduce((s, r, i) => s + r.freeStepsPerExample * (bounds[i + 2] - bounds[i + 1]), 0)) / n,
       residual: mine.result.residual,
     };
   }

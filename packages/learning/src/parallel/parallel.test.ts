@@ -6,14 +6,14 @@ import { fileURLToPath } from 'node:url';
 // (one tfjs instance, exactly as users get it).
 const pkgDir = fileURLToPath(new URL('../..', import.meta.url));
 
-const script = `
+const script = (extra: object, batches: number) => `
 import { tf, setupBackend, Rng } from '@eqprop/core';
 import { buildModel } from '@eqprop/models';
 import { Trainer } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
 await setupBackend('wasm');
 const model = { kind: 'mlp', sizes: [64, 32, 10], activation: 'hard-sigmoid', form: 'hopfield', cost: 'mse', init: 'glorot' };
-const config = { solver: { kind: 'gradient-descent', stepSize: 0.5 }, freeSteps: 15, nudgedSteps: 4, estimator: 'random-sign', beta: 1, optimizer: { kind: 'adam', lrs: [0.01, 0.005] }, persistent: true };
+const config = { solver: { kind: 'gradient-descent', stepSize: 0.5 }, freeSteps: 15, nudgedSteps: 4, estimator: 'random-sign', beta: 1, optimizer: { kind: 'adam', lrs: [0.01, 0.005] }, persistent: true, ...${JSON.stringify(extra)} };
 const count = 200;
 const data = new Rng(5);
 const xs = data.uniformArray(count * 64, 0, 1);
@@ -27,11 +27,15 @@ function batch(b) {
 const single = new Trainer(buildModel(model, new Rng(1)), config, { seed: 2, trainCount: count });
 const leader = new Trainer(buildModel(model, new Rng(1)), config, { seed: 2, trainCount: count });
 const par = await DataParallelTrainer.create(leader, model, 1, { workers: 2, backend: 'wasm' });
-let lossA = 0, lossB = 0;
-for (let b = 0; b < 30; b++) {
+let lossA = 0, lossB = 0, stepsA = 0, stepsB = 0, batchSteps = 0;
+for (let b = 0; b < ${batches}; b++) {
   const bA = batch(b), bB = batch(b);
-  lossA += single.trainBatch(bA).loss;
-  lossB += (await par.trainBatch(bB)).loss;
+  const rA = single.trainBatch(bA), rB = await par.trainBatch(bB);
+  lossA += rA.loss;
+  lossB += rB.loss;
+  stepsA += rA.freeStepsPerExample;
+  stepsB += rB.freeStepsPerExample;
+  batchSteps += rA.freeSteps;
   [bA, bB].forEach((t) => { t.x.dispose(); t.y.dispose(); });
 }
 let maxRel = 0;
@@ -45,18 +49,32 @@ let particleDiff = 0;
 single.particles.layers.forEach((l, i) => l.forEach((v, j) => { particleDiff = Math.max(particleDiff, Math.abs(v - leader.particles.layers[i][j])); }));
 const sums = await par.checksums();
 await par.close();
-console.log(JSON.stringify({ maxRel, particleDiff, sums, lossA, lossB, rngSame: single.rng.getState().join() === leader.rng.getState().join() }));
+console.log(JSON.stringify({ maxRel, particleDiff, sums, lossA, lossB, stepsA, stepsB, batchSteps, rngSame: single.rng.getState().join() === leader.rng.getState().join() }));
 `;
+
+function run(extra: object, batches = 30) {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script(extra, batches)], { cwd: pkgDir, encoding: 'utf8', timeout: 120_000 });
+  expect(r.stderr).not.toMatch(/Error/);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
 
 describe('data-parallel training', () => {
   it('two workers give the update of one (same β signs, particles, optimizer) and replicas agree bitwise', () => {
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: pkgDir, encoding: 'utf8', timeout: 120_000 });
-    expect(r.stderr).not.toMatch(/Error/);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const out = run({});
     expect(out.maxRel).toBeLessThan(1e-4);
     expect(out.particleDiff).toBeLessThan(1e-4);
     expect(out.rngSame).toBe(true);
     expect(new Set(out.sums).size).toBe(1);
     expect(Math.abs(out.lossA - out.lossB) / out.lossA).toBeLessThan(1e-4);
+  });
+
+  it('with a per-example tolerance too (each example stops where it would alone, whatever its shard)', () => {
+    // 10 batches: float rounding differs between shard sizes and grows through Adam (7e-7 after 5)
+    const out = run({ freeSteps: 60, tol: 1e-3, tolPerExample: true }, 10);
+    expect(out.maxRel).toBeLessThan(1e-4);
+    expect(out.particleDiff).toBeLessThan(1e-4);
+    expect(new Set(out.sums).size).toBe(1);
+    expect(Math.abs(out.stepsA - out.stepsB)).toBeLessThan(1e-9);
+    expect(out.stepsA).toBeLessThan(out.batchSteps); // examples did retire before their batch finished
   });
 });

@@ -42,6 +42,7 @@ export interface ShardResultMessage {
   loss: number;
   errors: number;
   freeSteps: number;
+  freeStepsPerExample: number;
   freeState?: Float32Array[];
 }
 

@@ -39,7 +39,7 @@ port.on('message', async (msg: ToWorker) => {
       disposeGrads(grads);
       [x, y, ...(init ?? [])].forEach((v) => v.dispose());
       const buffers = [...Object.values(sums), ...(msg.init ? (freeState ?? []) : [])].map((a) => a.buffer as ArrayBuffer);
-      send({ type: 'result', grads: sums, loss: result.loss * n, errors: result.errors, freeSteps: result.freeSteps, freeState: msg.init ? freeState : undefined }, buffers);
+      send({ type: 'result', grads: sums, loss: result.loss * n, errors: result.errors, freeSteps: result.freeSteps, freeStepsPerExample: result.freeStepsPerExample, freeState: msg.init ? freeState : undefined }, buffers);
     } else if (msg.type === 'apply') {
       const t = trainer!;
       const grads: Grads = {};
