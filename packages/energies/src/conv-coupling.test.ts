@@ -8,7 +8,7 @@ import { EnergyNetwork } from './network.js';
 import { hardSigmoid } from './activations.js';
 import { TermCache } from './term.js';
 import { POOL_KINDS, type Pooling } from './pooling.js';
-import { relError } from './test-utils.js';
+import { randomActs, relError } from './test-utils.js';
 
 // The closed forms run on wasm (every op they use must exist there); the reference is tf.grad of
 // Φ written with plain tf ops on the cpu backend: wasm lacks Conv2DBackpropFilter and its
@@ -216,6 +216,27 @@ describe('a conv network on wasm', () => {
     tf.tidy(() => {
       expect(net.energy(x, net.zeroState(2)).shape).toEqual([2]);
     });
+  });
+
+  it('subset(rows) gives the fields of those rows, in that order, and frees what it gathered', () => {
+    const net = build(new Rng(6));
+    const x = tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 2);
+    const state = randomActs(net.layerShapes, 4, 3);
+    const bound = net.bind(x);
+    const rows = [3, 1];
+    const idx = tf.tensor1d(rows, 'int32');
+    const expected = tf.tidy(() => [1, 2, 3].map((k) => tf.gather(bound.preActivation(bound.allActs(state), k), idx)));
+    const before = tf.memory().numTensors; // the full batch's caches are filled by now
+    const sub = bound.subset(rows);
+    expect(sub.batchSize).toBe(2);
+    tf.tidy(() => {
+      const some = sub.allActs(state.map((s) => tf.gather(s, idx)));
+      for (const k of [1, 2, 3]) expect(relError(sub.preActivation(some, k), expected[k - 1])).toBeLessThan(1e-6);
+    });
+    sub.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    bound.dispose();
+    [...state, ...expected, idx].forEach((t) => t.dispose());
   });
 });
 
