@@ -38,6 +38,21 @@ const setups: { name: string; model: ModelConfig; trainer: TrainerConfig }[] = [
       persistent: false,
     },
   },
+  {
+    name: 'primitive, synchronous fixed point with a per-example tolerance, one-sided β, SGD',
+    model: { kind: 'mlp', sizes: [16, 12, 4], activation: 'ernoult-sigmoid', form: 'primitive', cost: 'mse', init: 'fan-in' },
+    trainer: {
+      solver: { kind: 'fixed-point', schedule: 'synchronous' },
+      freeSteps: 20,
+      nudgedSteps: 4,
+      tol: 1e-3,
+      tolPerExample: true,
+      estimator: 'one-sided',
+      beta: 0.2,
+      optimizer: { kind: 'sgd', lrs: [0.1] },
+      persistent: false,
+    },
+  },
 ];
 
 function makeTrainer(s: (typeof setups)[number]): Trainer {
@@ -70,6 +85,20 @@ describe('Trainer: no tensor leaks', () => {
       trainer.dispose();
     });
   }
+});
+
+describe('Trainer: a per-example tolerance', () => {
+  it('reports fewer steps per example than for the batch, and needs a tolerance', () => {
+    const trainer = makeTrainer(setups[2]);
+    const batch = batches(data, 10, { rng: new Rng(4), flatten: true }).next().value as Batch;
+    const r = trainer.trainBatch(batch);
+    expect(r.freeStepsPerExample).toBeLessThan(r.freeSteps);
+    expect(r.freeStepsPerExample).toBeGreaterThan(0);
+    [batch.x, batch.y].forEach((t) => t.dispose());
+    trainer.dispose();
+    const { tol: _, ...noTol } = setups[2].trainer;
+    expect(() => new Trainer(buildModel(setups[2].model, new Rng(1)), noTol, { seed: 2 })).toThrow(/per-example tolerance .* needs tol/);
+  });
 });
 
 describe('Trainer: NaN and Inf stop training with a message naming the culprit', () => {

@@ -27,6 +27,11 @@ describe('solver flags of eqprop train', () => {
 });
 
 describe('other trainer flags', () => {
+  it('--tol-per-example applies --tol to each example', () => {
+    expect(resolveConfig({ preset: 'ernoult2019-conv', tol: '1e-5', 'tol-per-example': true }).trainer).toMatchObject({ tol: 1e-5, tolPerExample: true });
+    expect(resolveConfig({ preset: 'ernoult2019-conv', tol: '1e-5' }).trainer.tolPerExample).toBeUndefined();
+  });
+
   it('--lr-schedule sets the schedule and names a bad one', () => {
     expect(resolveConfig({ preset: 'ernoult2019-p1h', 'lr-schedule': 'cosine' }).lrSchedule).toBe('cosine');
     expect(() => resolveConfig({ preset: 'ernoult2019-p1h', 'lr-schedule': 'step' })).toThrow(/lrSchedule/);
