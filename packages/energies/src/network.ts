@@ -159,7 +159,7 @@ export class BoundNetwork {
     return new BoundNetwork(this.net, x, this.termsOf, true, fields);
   }
 
-  /** [x, a_1 … a_L]: the activity array terms expect. */
+  /** `[x, a_1 … a_L]`: the activity array terms expect. */
   allActs(acts: readonly tf.Tensor[]): tf.Tensor[] {
     return [this.x, ...acts];
   }
