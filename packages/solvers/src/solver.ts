@@ -104,9 +104,10 @@ function iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions,
   const settled: { rows: number[]; state: State }[] = [];
   let steps = 0;
   let exampleSteps = 0;
-  let residual = 0;
-  let lastResidual = Number.NaN;
-  while (active.rows.length > 0 && steps < opts.maxSteps) {
+  let settledResidual = 0; // the largest change at which an example was set aside
+  let lastResidual = Number.NaN; // the largest change at the last check
+  let converged = false;
+  while (steps < opts.maxSteps) {
     const next = step(active.state, active.bound, active.nudge);
     steps++;
     exampleSteps += active.rows.length;
@@ -116,16 +117,15 @@ function iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions,
     active.state = next;
     if (!change) continue;
     lastResidual = Math.max(...change);
-    const done = [...change.keys()].filter((i) => change[i] <= tol);
-    if (done.length === 0) continue;
-    for (const i of done) residual = Math.max(residual, change[i]);
-    if (done.length === active.rows.length) {
-      settled.push({ rows: active.rows, state: active.state });
-      releaseActive(active, bound, opts.nudge, false);
-      active = { rows: [], state: [], bound };
+    for (const c of change) if (c <= tol) settledResidual = Math.max(settledResidual, c);
+    const keep = [...change.keys()].filter((i) => change[i] > tol);
+    if (keep.length === 0) {
+      converged = true;
       break;
     }
-    const keep = [...change.keys()].filter((i) => change[i] > tol);
+    if (keep.length === change.length) continue;
+    // set the settled rows aside; the rest go on with a bound network of their own rows
+    const done = [...change.keys()].filter((i) => change[i] <= tol);
     settled.push({ rows: done.map((i) => active.rows[i]), state: gatherRows(active.state, done) });
     const rest: ActiveSet = {
       rows: keep.map((i) => active.rows[i]),
@@ -133,19 +133,18 @@ function iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions,
       bound: active.bound.subset(keep),
       nudge: active.nudge && { beta: active.nudge.beta, y: gatherRows([active.nudge.y], keep)[0] },
     };
-    releaseActive(active, bound, opts.nudge, true);
+    for (const s of active.state) s.dispose();
+    releaseActive(active, bound, opts.nudge);
     active = rest;
   }
-  const converged = active.rows.length === 0;
-  if (!converged) residual = Math.max(residual, lastResidual);
-  const parts = converged ? settled : [...settled, { rows: active.rows, state: active.state }];
-  if (!converged) releaseActive(active, bound, opts.nudge, false);
-  return { state: inBatchOrder(parts, n), steps, residual, converged, meanSteps: exampleSteps / Math.max(n, 1) };
+  settled.push({ rows: active.rows, state: active.state });
+  releaseActive(active, bound, opts.nudge);
+  const residual = converged ? settledResidual : lastResidual;
+  return { state: inBatchOrder(settled, n), steps, residual, converged, meanSteps: exampleSteps / Math.max(n, 1) };
 }
 
-/** Disposes what an active set owns beyond the caller's (its bound, its nudge, and its state if `withState`). */
-function releaseActive(a: ActiveSet, bound: BoundNetwork, nudge: Nudge | undefined, withState: boolean): void {
-  if (withState) for (const s of a.state) s.dispose();
+/** Disposes the bound network and nudge an active set made for its rows (not the caller's). */
+function releaseActive(a: ActiveSet, bound: BoundNetwork, nudge: Nudge | undefined): void {
   if (a.bound !== bound) a.bound.dispose();
   if (a.nudge && a.nudge !== nudge) a.nudge.y.dispose();
 }
