@@ -23,7 +23,7 @@ describe('--algorithm bptt', () => {
     for (const [name, p] of Object.entries(ep.net.params)) {
       expect(Array.from(bptt.net.params[name].dataSync()), name).toEqual(Array.from(p.dataSync()));
     }
-    const before = evaluate(bptt, bptt.test).error;
+    const before = (await evaluate(bptt, bptt.test)).error;
     const runDir = new RunDir(mkdtempSync(join(tmpdir(), 'eqprop-bptt-')));
     runDir.writeJson('config.json', bptt.config);
     const tensors = tf.memory().numTensors;

@@ -66,3 +66,25 @@ describe('eqprop CLI: bad input is one line and a non-zero exit', () => {
     expect(cli(['train', '--help']).stdout).toMatch(/--preset NAME/);
   });
 });
+
+describe('eqprop eval', () => {
+  it('gives the same test error on one thread and on two replicas; --workers 0 is a one-line error', () => {
+    const out = mkdtempSync(join(tmpdir(), 'eqprop-eval-'));
+    const train = cli(['train', '--preset', 'scellier2017-1h', '--layers', '784,50,10', '--train-limit', '400', '--test-limit', '301', '--epochs', '1', '--out', out, '--quiet']);
+    expect(train.code).toBe(0);
+    const run = join(out, readdirSync(out)[0]);
+    const trained = JSON.parse(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n')[0]);
+    // "test error 12.34 % (loss 0.1234) on 301 examples in 0.5 s": all but the time
+    const figures = (s: string) => s.replace(/ in [\d.]+ s/, '');
+    const one = cli(['eval', '--run', run]);
+    const two = cli(['eval', '--run', run, '--workers', '2']);
+    expect(one.code).toBe(0);
+    expect(two.code).toBe(0);
+    expect(one.stdout).toMatch(/on 301 examples/);
+    expect(figures(two.stdout)).toBe(figures(one.stdout));
+    expect(one.stdout).toContain(`test error ${(100 * trained.testError).toFixed(2)}`);
+    const bad = cli(['eval', '--run', run, '--workers', '0']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim()).toMatch(/^eqprop: error: --workers must be a positive integer, got 0$/);
+  });
+});

@@ -14,7 +14,7 @@ describe('training on real MNIST', () => {
       mergeConfig(getPreset('laborieux2021-mlp'), { epochs: 1, data: { trainLimit: 3000, testLimit: 1000 }, evalBatchSize: 500 }),
     );
     const session = await createSession(config);
-    const before = evaluate(session, session.test).error;
+    const before = (await evaluate(session, session.test)).error;
     const runDir = new RunDir(mkdtempSync(join(tmpdir(), 'eqprop-run-')));
     runDir.writeJson('config.json', config);
     const tensors = tf.memory().numTensors;

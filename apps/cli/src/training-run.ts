@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { tf, Rng, ConfigError, setupBackend, type Batch } from '@eqprop/core';
 import { buildModel, type ModelConfig } from '@eqprop/models';
-import { Trainer, type BatchResult } from '@eqprop/learning';
+import { Trainer, type BatchResult, type EvalResult } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
 import { batches, numBatches, type Dataset } from '@eqprop/datasets';
 import type { EnergyNetwork } from '@eqprop/energies';
@@ -22,6 +22,8 @@ export interface EpochMetrics {
   meanFreeSteps: number;
   /** Free-phase steps per training example (below meanFreeSteps when the tolerance is per example). */
   freeStepsPerExample: number;
+  /** Time to evaluate the test set after the epoch (not part of `seconds`). */
+  evalSeconds?: number;
 }
 
 export interface Session {
@@ -48,9 +50,11 @@ export function epochRng(seed: number, epoch: number): Rng {
   return new Rng([seed >>> 0, 0x5eed, epoch, 0x9e3779b9]);
 }
 
-export function evaluate(session: Session, ds: Dataset): { error: number; loss: number } {
+/** Error and loss on a dataset, relaxed from zero; on the data-parallel replicas when given. */
+export async function evaluate(session: Session, ds: Dataset, parallel?: DataParallelTrainer): Promise<EvalResult> {
   const { trainer, config } = session;
-  return trainer.evaluate(batches(ds, config.evalBatchSize, { shuffle: false, flatten: config.data.flatten }));
+  const all = batches(ds, config.evalBatchSize, { shuffle: false, flatten: config.data.flatten });
+  return parallel ? parallel.evaluate(all) : trainer.evaluate(all);
 }
 
 export interface TrainOptions {
@@ -86,7 +90,8 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
   const parallel = workers > 1 ? await DataParallelTrainer.create(trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;
   const step = (batch: Batch, lrScale: number) => (parallel ? parallel.trainBatch(batch, lrScale) : trainer.trainBatch(batch, lrScale));
   try {
-    return await epochs({ session, runDir, log, quiet: opts.quiet, perEpoch, start, partial, history, step, saveCheckpoint });
+    const evaluateTest = () => evaluate(session, test, parallel);
+    return await epochs({ session, runDir, log, quiet: opts.quiet, perEpoch, start, partial, history, step, evaluateTest, saveCheckpoint });
   } finally {
     await parallel?.close();
   }
@@ -102,11 +107,12 @@ interface EpochLoop {
   partial: PartialEpoch;
   history: EpochMetrics[];
   step: (batch: Batch, lrScale: number) => BatchResult | Promise<BatchResult>;
+  evaluateTest: () => Promise<EvalResult>;
   saveCheckpoint: (epoch: number, batch: number, partial: PartialEpoch) => void;
 }
 
 async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
-  const { session, runDir, log, perEpoch, start, history, step, saveCheckpoint } = loop;
+  const { session, runDir, log, perEpoch, start, history, step, evaluateTest, saveCheckpoint } = loop;
   // NaN or Inf: say where, and that the checkpoint on disk (written before it) is the last good one
   const numerical = (e: unknown, epoch: number, b: number) => {
     if (e instanceof Error && e.name === 'NumericalError') {
@@ -114,7 +120,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
     }
     return e;
   };
-  const { config, train, test } = session;
+  const { config, train } = session;
   let partial = loop.partial;
   let totalBatches = 0;
   for (let epoch = start.epoch; epoch < config.epochs; epoch++) {
@@ -166,7 +172,8 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
     }
     bar.done();
     const seconds = priorSeconds + (Date.now() - t0) / 1000;
-    const ev = evaluate(session, test);
+    const tEval = Date.now();
+    const ev = await evaluateTest();
     const m: EpochMetrics = {
       epoch: epoch + 1,
       trainError: partial.errors / Math.max(partial.count, 1),
@@ -176,6 +183,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
       seconds,
       meanFreeSteps: partial.steps / Math.max(partial.batches, 1),
       freeStepsPerExample: (partial.exampleSteps ?? 0) / Math.max(partial.count, 1),
+      evalSeconds: (Date.now() - tEval) / 1000,
     };
     history.push(m);
     runDir.appendMetrics({ ...m, tensors: tf.memory().numTensors, time: new Date().toISOString() });

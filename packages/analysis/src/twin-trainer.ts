@@ -1,7 +1,7 @@
 import { tf, NumericalError, type Batch, type Grads } from '@eqprop/core';
 import type { EnergyNetwork } from '@eqprop/energies';
 import { BackpropTwin } from '@eqprop/baselines';
-import { Optimizer, parameterGroups, type BatchResult, type EvalResult, type OptimizerConfig } from '@eqprop/learning';
+import { EvalTotal, Optimizer, parameterGroups, type BatchResult, type EvalResult, type OptimizerConfig } from '@eqprop/learning';
 
 /**
  * Trains the backprop twin of an EP network (same layer sizes, same initial weights) with
@@ -29,17 +29,14 @@ export class TwinTrainer {
 
   /** Error and mean loss over batches (their tensors are disposed, as Trainer.evaluate does). */
   evaluate(batches: Iterable<Batch>): EvalResult {
-    let errors = 0;
-    let loss = 0;
-    let count = 0;
+    const total = new EvalTotal();
     for (const batch of batches) {
       const out = this.twin.forward(batch.x);
-      errors += this.errors(out, batch);
-      loss += tf.tidy(() => tf.sum(this.twin.cost.cost(out, batch.y)).dataSync()[0]);
-      count += batch.labels.length;
+      const size = batch.labels.length;
+      total.add({ errors: this.errors(out, batch), loss: tf.tidy(() => tf.mean(this.twin.cost.cost(out, batch.y)).dataSync()[0]), size });
       [out, batch.x, batch.y].forEach((t) => t.dispose());
     }
-    return { error: errors / Math.max(count, 1), loss: loss / Math.max(count, 1), count };
+    return total.result();
   }
 
   dispose(): void {

@@ -3,5 +3,5 @@ export type { EstimatorKind, Estimate, EstimateRequest } from './estimators.js';
 export { Optimizer, OPTIMIZERS } from './optimizers.js';
 export type { OptimizerConfig, OptimizerKind } from './optimizers.js';
 export { ParticleStore } from './particles.js';
-export { Trainer, makeSolver, parameterGroups } from './trainer.js';
+export { Trainer, EvalTotal, makeSolver, parameterGroups } from './trainer.js';
 export type { TrainerConfig, SolverConfig, BatchResult, EvalResult } from './trainer.js';

@@ -155,20 +155,26 @@ export class Trainer {
 
   /** Error and mean cost over batches, each relaxed from zero. Consumes the batches: their x and y are disposed. */
   evaluate(batches: Iterable<Batch>): EvalResult {
-    let errors = 0;
-    let loss = 0;
-    let count = 0;
+    const total = new EvalTotal();
     for (const batch of batches) {
-      const state = this.relaxFree(batch.x);
-      const r = this.summarise(state, batch);
-      state.forEach((t) => t.dispose());
-      batch.x.dispose();
-      batch.y.dispose();
-      errors += r.errors;
-      loss += r.loss * r.size;
-      count += r.size;
+      try {
+        total.add(this.evaluateBatch(batch));
+      } finally {
+        batch.x.dispose();
+        batch.y.dispose();
+      }
     }
-    return { error: errors / Math.max(count, 1), loss: loss / Math.max(count, 1), count };
+    return total.result();
+  }
+
+  /** Errors and mean cost of one batch relaxed from zero (its tensors stay the caller's). */
+  evaluateBatch(batch: Batch): BatchResult {
+    const state = this.relaxFree(batch.x);
+    try {
+      return this.summarise(state, batch);
+    } finally {
+      state.forEach((t) => t.dispose());
+    }
   }
 
   /**
@@ -244,6 +250,24 @@ function energyCulprit(bound: BoundNetwork, state: State): string {
     const bad = net.terms.find((t) => !Number.isFinite(tf.sum(t.energy(all)).dataSync()[0]));
     return bad ? `term ${bad.name}, layers ${bad.layers.join(' and ')}` : 'the self term';
   });
+}
+
+/** Running error count and cost over evaluated batches (or shards of them). */
+export class EvalTotal {
+  private errors = 0;
+  private loss = 0;
+  private count = 0;
+
+  add(r: Pick<BatchResult, 'errors' | 'loss' | 'size'>): void {
+    this.errors += r.errors;
+    this.loss += r.loss * r.size;
+    this.count += r.size;
+  }
+
+  result(): EvalResult {
+    const n = Math.max(this.count, 1);
+    return { error: this.errors / n, loss: this.loss / n, count: this.count };
+  }
 }
 
 export function disposeGrads(grads: Grads): void {

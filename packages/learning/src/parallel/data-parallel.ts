@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { tf, EqpropError, ConfigError, type Batch, type Grads } from '@eqprop/core';
 import type { ModelConfig } from '@eqprop/models';
-import { Trainer, disposeGrads, type BatchResult } from '../trainer.js';
-import type { FromWorker, ShardResultMessage, ToWorker } from './protocol.js';
+import { Trainer, EvalTotal, disposeGrads, type BatchResult, type EvalResult } from '../trainer.js';
+import type { EvaluatedMessage, FromWorker, ShardData, ShardResultMessage, ToWorker } from './protocol.js';
 import { paramsChecksum } from './checksum.js';
 
 export interface DataParallelOptions {
@@ -67,41 +67,22 @@ export class DataParallelTrainer {
     const { trainer } = this;
     const beta = trainer.estimator.drawBeta();
     const n = batch.labels.length;
-    const parts = this.workers;
-    const bounds = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * n) / parts));
-    const xs = batch.x.dataSync() as Float32Array;
-    const ys = batch.y.dataSync() as Float32Array;
-    const exampleSize = xs.length / n;
-    const classes = batch.y.shape[1];
     await Promise.all(this.pendingApply.splice(0));
+    const { bounds, shard, own } = this.split(batch);
     // workers' shares first, so they run while the leader computes its own
     const replies = this.replicas.map((r, i) => {
-      const [lo, hi] = [bounds[i + 1], bounds[i + 2]];
-      const init = trainer.particles?.gatherArrays(batch.indices.subarray(lo, hi));
-      return r.request<ShardResultMessage>({
-        type: 'shard',
-        x: xs.slice(lo * exampleSize, hi * exampleSize),
-        xShape: [hi - lo, ...batch.x.shape.slice(1)],
-        y: ys.slice(lo * classes, hi * classes),
-        classes,
-        labels: batch.labels.slice(lo, hi),
-        beta,
-        init,
-      });
+      const init = trainer.particles?.gatherArrays(batch.indices.subarray(bounds[i + 1], bounds[i + 2]));
+      return r.request<ShardResultMessage>({ type: 'shard', ...shard(i), beta, init });
     });
     // if the leader's share throws (say, a NumericalError) the replies are never awaited: mark them
     // handled so that a worker's own error cannot become an unhandled rejection (a crash)
     replies.forEach((p) => p.catch(() => {}));
     const n0 = bounds[1];
-    const own = tf.tidy(() => ({
-      x: batch.x.slice(0, n0),
-      y: batch.y.slice(0, n0) as tf.Tensor2D,
-    }));
-    const ownIdx = batch.indices.subarray(0, n0);
+    const ownIdx = own.indices;
     const init = trainer.particles?.gather(ownIdx);
     let mine;
     try {
-      mine = trainer.computeGrads({ x: own.x, y: own.y, labels: batch.labels.slice(0, n0), indices: ownIdx }, beta, init);
+      mine = trainer.computeGrads(own, beta, init);
     } finally {
       own.x.dispose();
       own.y.dispose();
@@ -137,6 +118,68 @@ export class DataParallelTrainer {
       freeStepsPerExample: (mine.result.freeStepsPerExample * n0 + results.reduce((s, r, i) => s + r.freeStepsPerExample * (bounds[i + 2] - bounds[i + 1]), 0)) / n,
       residual: mine.result.residual,
     };
+  }
+
+  /**
+   * Trainer.evaluate on all replicas: each batch is split as in training (the replicas hold the
+   * leader's parameters), each share relaxed from zero on its own thread. Consumes the batches.
+   */
+  async evaluate(batches: Iterable<Batch>): Promise<EvalResult> {
+    await Promise.all(this.pendingApply.splice(0));
+    const total = new EvalTotal();
+    for (const batch of batches) {
+      try {
+        if (batch.labels.length < this.workers) {
+          total.add(this.trainer.evaluateBatch(batch)); // too small to share (a last batch)
+          continue;
+        }
+        const { shard, own } = this.split(batch);
+        const replies = this.replicas.map((r, i) => r.request<EvaluatedMessage>({ type: 'evaluate', ...shard(i) }));
+        replies.forEach((p) => p.catch(() => {})); // as in trainBatch: a leader's throw leaves them unawaited
+        try {
+          total.add(this.trainer.evaluateBatch(own));
+        } finally {
+          own.x.dispose();
+          own.y.dispose();
+        }
+        for (const r of await Promise.all(replies)) total.add(r);
+      } finally {
+        batch.x.dispose();
+        batch.y.dispose();
+      }
+    }
+    return total.result();
+  }
+
+  /**
+   * A batch in `workers` contiguous shares: bounds[i]..bounds[i+1] is share i. The leader takes
+   * share 0 (as tensors it must dispose); shard(i) is worker i's, share i + 1, as arrays to send.
+   */
+  private split(batch: Batch): { bounds: number[]; shard: (i: number) => ShardData; own: Batch } {
+    const n = batch.labels.length;
+    const parts = this.workers;
+    const bounds = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * n) / parts));
+    const xs = batch.x.dataSync() as Float32Array;
+    const ys = batch.y.dataSync() as Float32Array;
+    const exampleSize = xs.length / n;
+    const classes = batch.y.shape[1];
+    const shard = (i: number): ShardData => {
+      const [lo, hi] = [bounds[i + 1], bounds[i + 2]];
+      return {
+        x: xs.slice(lo * exampleSize, hi * exampleSize),
+        xShape: [hi - lo, ...batch.x.shape.slice(1)],
+        y: ys.slice(lo * classes, hi * classes),
+        classes,
+        labels: batch.labels.slice(lo, hi),
+      };
+    };
+    const n0 = bounds[1];
+    const own: Batch = {
+      ...tf.tidy(() => ({ x: batch.x.slice(0, n0), y: batch.y.slice(0, n0) as tf.Tensor2D })),
+      labels: batch.labels.slice(0, n0),
+      indices: batch.indices.subarray(0, n0),
+    };
+    return { bounds, shard, own };
   }
 
   /** Checksums of the parameters of every replica (the leader's first): they must all agree. */

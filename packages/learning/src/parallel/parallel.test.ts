@@ -18,11 +18,11 @@ const count = 200;
 const data = new Rng(5);
 const xs = data.uniformArray(count * 64, 0, 1);
 const labels = Int32Array.from({ length: count }, () => data.int(10));
-function batch(b) {
-  const idx = Int32Array.from({ length: 20 }, (_, i) => (b * 20 + i) % count);
-  const x = new Float32Array(20 * 64), y = new Float32Array(200);
+function batch(b, size = 20) {
+  const idx = Int32Array.from({ length: size }, (_, i) => (b * 20 + i) % count);
+  const x = new Float32Array(size * 64), y = new Float32Array(size * 10);
   idx.forEach((j, i) => { x.set(xs.subarray(j * 64, j * 64 + 64), i * 64); y[i * 10 + labels[j]] = 1; });
-  return { x: tf.tensor2d(x, [20, 64]), y: tf.tensor2d(y, [20, 10]), labels: Int32Array.from(idx, (j) => labels[j]), indices: idx };
+  return { x: tf.tensor2d(x, [size, 64]), y: tf.tensor2d(y, [size, 10]), labels: Int32Array.from(idx, (j) => labels[j]), indices: idx };
 }
 const single = new Trainer(buildModel(model, new Rng(1)), config, { seed: 2, trainCount: count });
 const leader = new Trainer(buildModel(model, new Rng(1)), config, { seed: 2, trainCount: count });
@@ -47,9 +47,14 @@ for (const name of Object.keys(single.net.params)) {
 }
 let particleDiff = 0;
 single.particles.layers.forEach((l, i) => l.forEach((v, j) => { particleDiff = Math.max(particleDiff, Math.abs(v - leader.particles.layers[i][j])); }));
+// evaluation: full batches, an odd one (shares of 4 and 3) and one too small to share
+const evalSet = () => [batch(0, 50), batch(1, 50), batch(2, 7), batch(3, 1)];
+const tensorsBefore = tf.memory().numTensors;
+const evalA = single.evaluate(evalSet()), evalB = await par.evaluate(evalSet());
+const evalLeak = tf.memory().numTensors - tensorsBefore;
 const sums = await par.checksums();
 await par.close();
-console.log(JSON.stringify({ maxRel, particleDiff, sums, lossA, lossB, stepsA, stepsB, batchSteps, rngSame: single.rng.getState().join() === leader.rng.getState().join() }));
+console.log(JSON.stringify({ evalA, evalB, evalLeak, maxRel, particleDiff, sums, lossA, lossB, stepsA, stepsB, batchSteps, rngSame: single.rng.getState().join() === leader.rng.getState().join() }));
 `;
 
 function run(extra: object, batches = 30) {
@@ -66,6 +71,15 @@ describe('data-parallel training', () => {
     expect(out.rngSame).toBe(true);
     expect(new Set(out.sums).size).toBe(1);
     expect(Math.abs(out.lossA - out.lossB) / out.lossA).toBeLessThan(1e-4);
+  });
+
+  it('evaluates on all replicas: the error and loss of one, whatever the batch sizes, no tensor left', () => {
+    for (const out of [run({}, 20), run({ freeSteps: 60, tol: 1e-3, tolPerExample: true }, 10)]) {
+      expect(out.evalB.count).toBe(108);
+      expect(out.evalB.error).toBe(out.evalA.error);
+      expect(Math.abs(out.evalA.loss - out.evalB.loss) / out.evalA.loss).toBeLessThan(1e-4);
+      expect(out.evalLeak).toBe(0);
+    }
   });
 
   it('with a per-example tolerance too (each example stops where it would alone, whatever its shard)', () => {

@@ -16,16 +16,33 @@ export interface InitMessage {
   setupModules: string[];
 }
 
-export interface ShardMessage {
-  type: 'shard';
+/** A worker's share of a batch. */
+export interface ShardData {
   x: Float32Array;
   xShape: number[];
   y: Float32Array;
   classes: number;
   labels: Int32Array;
+}
+
+export interface ShardMessage extends ShardData {
+  type: 'shard';
   beta: number;
   /** Warm start (persistent particles), one array per free layer. */
   init?: Float32Array[];
+}
+
+/** Evaluate a share of a batch: free phase from zero, no update. */
+export interface EvaluateMessage extends ShardData {
+  type: 'evaluate';
+}
+
+export interface EvaluatedMessage {
+  type: 'evaluated';
+  errors: number;
+  /** Mean cost over the share. */
+  loss: number;
+  size: number;
 }
 
 export interface ApplyMessage {
@@ -46,5 +63,5 @@ export interface ShardResultMessage {
   freeState?: Float32Array[];
 }
 
-export type ToWorker = InitMessage | ShardMessage | ApplyMessage | { type: 'checksum' } | { type: 'close' };
-export type FromWorker = { type: 'ready' } | ShardResultMessage | { type: 'applied' } | { type: 'checksum'; value: number } | { type: 'error'; message: string; name: string };
+export type ToWorker = InitMessage | ShardMessage | EvaluateMessage | ApplyMessage | { type: 'checksum' } | { type: 'close' };
+export type FromWorker = { type: 'ready' } | ShardResultMessage | EvaluatedMessage | { type: 'applied' } | { type: 'checksum'; value: number } | { type: 'error'; message: string; name: string };

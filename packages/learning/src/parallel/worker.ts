@@ -40,6 +40,18 @@ port.on('message', async (msg: ToWorker) => {
       [x, y, ...(init ?? [])].forEach((v) => v.dispose());
       const buffers = [...Object.values(sums), ...(msg.init ? (freeState ?? []) : [])].map((a) => a.buffer as ArrayBuffer);
       send({ type: 'result', grads: sums, loss: result.loss * n, errors: result.errors, freeSteps: result.freeSteps, freeStepsPerExample: result.freeStepsPerExample, freeState: msg.init ? freeState : undefined }, buffers);
+    } else if (msg.type === 'evaluate') {
+      const t = trainer!;
+      const n = msg.labels.length;
+      const x = tf.tensor(msg.x, msg.xShape);
+      const y = tf.tensor2d(msg.y, [n, msg.classes]);
+      try {
+        const r = t.evaluateBatch({ x, y, labels: msg.labels, indices: new Int32Array(n) });
+        send({ type: 'evaluated', errors: r.errors, loss: r.loss, size: r.size });
+      } finally {
+        x.dispose();
+        y.dispose();
+      }
     } else if (msg.type === 'apply') {
       const t = trainer!;
       const grads: Grads = {};
