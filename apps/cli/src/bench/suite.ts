@@ -141,6 +141,11 @@ export function defaultSuite(): BenchCase[] {
   // the tolerance per example (settled examples leave the batch), 10× tighter: per-example stops at
   // 1e-4 cut some slowly settling examples short, 1e-5 matches T = 300's gradients (cosine ≥ 0.99995)
   cases.push(batchCase('ernoult2019-conv', { tol: 1e-5, tolPerExample: true }, 'tol1e-5-per-example'));
+  // symmetric nudging (two nudged phases) and the CE readout, synchronous against alternating
+  // updates: alternating ones descend the energy at every half-step and settle in about half the steps
+  const alternatingConv = { kind: 'fixed-point', schedule: 'alternating' } as const;
+  cases.push(batchCase('laborieux2021-mnist', { tol: 1e-5, tolPerExample: true }, 'tol1e-5-per-example'));
+  cases.push(batchCase('laborieux2021-mnist', { solver: alternatingConv, tol: 3e-5, tolPerExample: true }, 'alternating-tol3e-5-per-example'));
   cases.push(parallelCase('laborieux2021-mlp'), parallelCase('scellier2017-1h'), parallelCase('ernoult2019-conv', 3, 1));
   for (const preset of ['laborieux2021-mlp', 'scellier2017-1h', 'ernoult2019-p1h']) {
     if (presetNames().includes(preset)) cases.push(epochCase(preset));
