@@ -2,7 +2,7 @@ export { runConfigSchema, validateConfig, mergeConfig } from './config.js';
 export type { RunConfig } from './config.js';
 export { getPreset, presetNames, registerPresets, DEFAULT_PRESET } from './presets/index.js';
 export type { Preset } from './presets/index.js';
-export { createSession, trainRun, evaluate } from './training-run.js';
+export { createSession, trainRun, evaluate, resolveWorkers } from './training-run.js';
 export type { Session, EpochMetrics, TrainOptions } from './training-run.js';
 export { Checkpointer, loadCheckpoint, runDirReader, CHECKPOINT_VERSION } from './checkpoint.js';
 export type { Checkpoint, CheckpointTarget, PartialEpoch, ReadFile } from './checkpoint.js';

@@ -4,11 +4,12 @@ import { ConfigError } from '@eqprop/core';
 import { parseFlags, numberFlag } from '../args.js';
 import { validateConfig } from '../config.js';
 import { RunDir } from '../run-dir.js';
-import { createSession, evaluate, pct } from '../training-run.js';
+import { createSession, evaluate, pct, resolveWorkers } from '../training-run.js';
 
 export const EVAL_HELP = `eqprop eval --run DIR [--split test|train] [--eval-steps N] [--backend NAME] [--workers N]
   evaluates the last checkpoint of a run folder on the official test set (or the training set);
-  --workers N shares each batch between N replicas in worker threads (main thread included)`;
+  --workers N shares each batch between N replicas in worker threads (main thread included;
+  default: the run's own, else one per core for a convnet, one for an MLP)`;
 
 export async function evalCommand(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, {
@@ -26,7 +27,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   if (flags.backend) config.backend = flags.backend as typeof config.backend;
   const evalSteps = numberFlag('eval-steps', flags['eval-steps']);
   if (evalSteps !== undefined) config.trainer.evalSteps = evalSteps;
-  const workers = numberFlag('workers', flags.workers) ?? 1;
+  const workers = numberFlag('workers', flags.workers) ?? resolveWorkers(config);
   if (!Number.isInteger(workers) || workers < 1) throw new ConfigError(`--workers must be a positive integer, got ${workers}`);
   if (workers > 1 && config.algorithm === 'bptt') throw new ConfigError('--workers applies to EP only: BPTT evaluates on one thread');
   const session = await createSession(validateConfig({ ...config, workers: 1 }));

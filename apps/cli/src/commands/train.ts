@@ -25,7 +25,8 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --no-persistent        do not warm-start from persistent particles
   --data-dir DIR  --train-limit N  --test-limit N  --max-batches N
   --algorithm ep|bptt    EP (default) or BPTT through the same dynamics, from the same weights
-  --workers N            data-parallel replicas in worker threads, main thread included (default 1)
+  --workers N            data-parallel replicas in worker threads, main thread included
+                         (default: one per core for a convnet, ≥ 5 examples each; 1 for an MLP)
   --checkpoint-every S   seconds between mid-epoch checkpoints (default 60)
   --checkpoint-every-batches N   also checkpoint every N batches
   --out DIR              where run folders go (default runs/)
