@@ -5,7 +5,7 @@ import type { SolverConfig } from '@eqprop/learning';
 import { validateConfig, mergeConfig, type RunConfig } from '../config.js';
 import { getPreset, DEFAULT_PRESET } from '../presets/index.js';
 import { RunDir } from '../run-dir.js';
-import { createSession, trainRun, pct } from '../training-run.js';
+import { createSession, trainRun, pct, resolveWorkers } from '../training-run.js';
 
 export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --preset NAME          a paper preset (default ${DEFAULT_PRESET}; see \`eqprop presets\`)
@@ -136,7 +136,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const log = (line: string) => process.stdout.write(line + '\n');
   log(`eqprop train: ${config.preset ?? 'custom'} — ${config.description ?? ''}`.trimEnd());
   log(`run folder: ${runDir.path}`);
-  log(`backend ${config.backend}, ${session.train.count} train / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs${config.algorithm === 'bptt' ? ', gradients by BPTT' : ''}`);
+  const replicas = resolveWorkers(config);
+  log(`backend ${config.backend}${replicas > 1 ? ` on ${replicas} replicas` : ''}, ${session.train.count} train / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs${config.algorithm === 'bptt' ? ', gradients by BPTT' : ''}`);
   const t0 = Date.now();
   const history = await trainRun(session, { runDir, resume: Boolean(flags.resume), quiet: Boolean(flags.quiet), log });
   const last = history[history.length - 1];
