@@ -117,15 +117,15 @@ function iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions,
     active.state = next;
     if (!change) continue;
     lastResidual = Math.max(...change);
-    for (const c of change) if (c <= tol) settledResidual = Math.max(settledResidual, c);
-    const keep = [...change.keys()].filter((i) => change[i] > tol);
-    if (keep.length === 0) {
+    const done = [...change.keys()].filter((i) => change[i] <= tol);
+    for (const i of done) settledResidual = Math.max(settledResidual, change[i]);
+    if (done.length === change.length) {
       converged = true;
       break;
     }
-    if (keep.length === change.length) continue;
+    if (done.length === 0) continue;
     // set the settled rows aside; the rest go on with a bound network of their own rows
-    const done = [...change.keys()].filter((i) => change[i] <= tol);
+    const keep = [...change.keys()].filter((i) => change[i] > tol);
     settled.push({ rows: done.map((i) => active.rows[i]), state: gatherRows(active.state, done) });
     const rest: ActiveSet = {
       rows: keep.map((i) => active.rows[i]),

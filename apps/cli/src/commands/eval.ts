@@ -30,7 +30,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const workers = numberFlag('workers', flags.workers) ?? resolveWorkers(config);
   if (!Number.isInteger(workers) || workers < 1) throw new ConfigError(`--workers must be a positive integer, got ${workers}`);
   if (workers > 1 && config.algorithm === 'bptt') throw new ConfigError('--workers applies to EP only: BPTT evaluates on one thread');
-  const session = await createSession(validateConfig({ ...config, workers: 1 }));
+  const session = await createSession(validateConfig(config));
   loadParams(session.net.params, runDir.readJson<{ params: SavedParams }>('checkpoint.json').params);
   // replicas copy the parameters when they start: after the checkpoint is loaded
   const parallel = workers > 1 ? await DataParallelTrainer.create(session.trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;

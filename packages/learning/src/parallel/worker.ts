@@ -1,8 +1,8 @@
 import { parentPort } from 'node:worker_threads';
-import { tf, setupBackend, Rng, type Grads } from '@eqprop/core';
+import { tf, setupBackend, Rng, type Batch, type Grads } from '@eqprop/core';
 import { buildModel } from '@eqprop/models';
 import { Trainer, disposeGrads } from '../trainer.js';
-import type { ToWorker, FromWorker } from './protocol.js';
+import type { ToWorker, FromWorker, ShardData } from './protocol.js';
 import { paramsChecksum } from './checksum.js';
 
 /** A replica: its own backend, model and optimizer; computes its share of each batch. */
@@ -11,6 +11,12 @@ const port = parentPort!;
 
 function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
+}
+
+/** A share as a batch (its tensors the caller's to dispose); indices are the leader's business. */
+function shardBatch(msg: ShardData): Batch {
+  const n = msg.labels.length;
+  return { x: tf.tensor(msg.x, msg.xShape), y: tf.tensor2d(msg.y, [n, msg.classes]), labels: msg.labels, indices: new Int32Array(n) };
 }
 
 port.on('message', async (msg: ToWorker) => {
@@ -29,11 +35,11 @@ port.on('message', async (msg: ToWorker) => {
       send({ type: 'ready' });
     } else if (msg.type === 'shard') {
       const t = trainer!;
+      const batch = shardBatch(msg);
+      const { x, y } = batch;
       const n = msg.labels.length;
-      const x = tf.tensor(msg.x, msg.xShape);
-      const y = tf.tensor2d(msg.y, [n, msg.classes]);
       const init = msg.init?.map((a, l) => tf.tensor(a, [n, ...t.net.layerShapes[l]]));
-      const { grads, result, freeState } = t.computeGrads({ x, y, labels: msg.labels, indices: new Int32Array(n) }, msg.beta, init);
+      const { grads, result, freeState } = t.computeGrads(batch, msg.beta, init);
       const sums: Record<string, Float32Array> = {};
       for (const [name, g] of Object.entries(grads)) sums[name] = tf.tidy(() => tf.mul(g, n)).dataSync() as Float32Array;
       disposeGrads(grads);
@@ -41,16 +47,13 @@ port.on('message', async (msg: ToWorker) => {
       const buffers = [...Object.values(sums), ...(msg.init ? (freeState ?? []) : [])].map((a) => a.buffer as ArrayBuffer);
       send({ type: 'result', grads: sums, loss: result.loss * n, errors: result.errors, freeSteps: result.freeSteps, freeStepsPerExample: result.freeStepsPerExample, freeState: msg.init ? freeState : undefined }, buffers);
     } else if (msg.type === 'evaluate') {
-      const t = trainer!;
-      const n = msg.labels.length;
-      const x = tf.tensor(msg.x, msg.xShape);
-      const y = tf.tensor2d(msg.y, [n, msg.classes]);
+      const batch = shardBatch(msg);
       try {
-        const r = t.evaluateBatch({ x, y, labels: msg.labels, indices: new Int32Array(n) });
+        const r = trainer!.evaluateBatch(batch);
         send({ type: 'evaluated', errors: r.errors, loss: r.loss, size: r.size });
       } finally {
-        x.dispose();
-        y.dispose();
+        batch.x.dispose();
+        batch.y.dispose();
       }
     } else if (msg.type === 'apply') {
       const t = trainer!;
