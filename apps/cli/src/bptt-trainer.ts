@@ -1,5 +1,5 @@
 import type { EnergyNetwork } from '@eqprop/energies';
-import type { TrainerConfig } from '@eqprop/learning';
+import type { TrainerConfig, TrainerOptions } from '@eqprop/learning';
 import { BpttEstimator } from '@eqprop/baselines';
 import { SourceTrainer } from '@eqprop/analysis';
 
@@ -10,7 +10,7 @@ import { SourceTrainer } from '@eqprop/analysis';
  * trainer's, so `--algorithm bptt` and `--algorithm ep` start from the same weights.
  */
 export class BpttTrainer extends SourceTrainer {
-  constructor(net: EnergyNetwork, config: TrainerConfig, opts: { seed: number; trainCount?: number }) {
+  constructor(net: EnergyNetwork, config: TrainerConfig, opts: TrainerOptions) {
     super(net, config, opts, (solver) => new BpttEstimator(solver, config.freeSteps, config.nudgedSteps));
   }
 }

@@ -22,8 +22,10 @@ const config: TrainerConfig = {
   beta: 0.5,
   optimizer: { kind: 'adam', lrs: [0.01] },
   persistent: true,
+  persistentEval: true,
 };
-const newTrainer = (m = model) => new Trainer(buildModel(m, new Rng(1)), config, { seed: 2, trainCount: data.count });
+const testData = synthetic({ count: 12, inputSize: 8, numClasses: 3, seed: 2 });
+const newTrainer = (m = model) => new Trainer(buildModel(m, new Rng(1)), config, { seed: 2, trainCount: data.count, testCount: testData.count });
 
 let target: CheckpointTarget;
 let files: Record<string, Uint8Array>;
@@ -37,13 +39,14 @@ beforeAll(async () => {
     b.x.dispose();
     b.y.dispose();
   }
+  trainer.evaluate(batches(testData, 5, { shuffle: false, flatten: true }), trainer.evalParticles);
   const dir = new RunDir(mkdtempSync(join(tmpdir(), 'eqprop-ck-')));
   new Checkpointer(dir, trainer).save(1, 2, { errors: 3, loss: 1.25, count: 20, steps: 10, exampleSteps: 180, batches: 2, seconds: 0.5 }, [
     { epoch: 1, trainError: 0.5, trainLoss: 0.7, testError: 0.4, testLoss: 0.6, seconds: 1, meanFreeSteps: 5, freeStepsPerExample: 5 },
   ]);
   const read = runDirReader(dir);
   // plain copies: a Buffer's slice() is a view, and the fuzzers must not damage the originals
-  files = { 'checkpoint.json': Uint8Array.from(read('checkpoint.json', 1e9)!), 'particles-1.bin': Uint8Array.from(read('particles-1.bin', 1e9)!) };
+  files = Object.fromEntries(['checkpoint.json', 'particles-1.bin', 'test-particles-1.bin'].map((f) => [f, Uint8Array.from(read(f, 1e9)!)]));
   good = JSON.parse(new TextDecoder().decode(files['checkpoint.json']));
   target = { trainer: newTrainer(), epochs: 3, batchesPerEpoch: 3 };
 });
@@ -123,6 +126,10 @@ describe('checkpoint loader', () => {
     const p = target.trainer.net.params;
     expect(Array.from(p.W0_1.dataSync()).every(Number.isFinite)).toBe(true);
     expect(target.trainer.rng.getState()).toEqual(good.rng);
+    // the test particles of the evaluation before the save, bit for bit
+    const saved = decodeParticles(files['test-particles-1.bin'], [6, 3], testData.count);
+    expect(saved[0].some((v) => v !== 0)).toBe(true);
+    saved.forEach((a, l) => expect(Array.from(target.trainer.evalParticles!.layers[l])).toEqual(Array.from(a)));
   });
 
   it(`rejects ${CASES} byte-level corruptions of checkpoint.json (CRC-32, JSON, structure)`, () => {
@@ -147,14 +154,17 @@ describe('checkpoint loader', () => {
     expect(rejected).toBeGreaterThan(CASES * 0.9);
   });
 
-  it(`rejects ${CASES} corruptions of the particle file`, () => {
-    const rng = new Rng(13);
-    for (let i = 0; i < CASES; i++) {
-      const bad = damage(files['particles-1.bin'], rng, 28);
-      if (!same(bad, files['particles-1.bin'])) expect(attempt({ ...files, 'particles-1.bin': bad })).toBe(false);
-    }
-    expect(attempt({ 'checkpoint.json': files['checkpoint.json'] })).toBe(false); // missing
-  });
+  for (const file of ['particles-1.bin', 'test-particles-1.bin']) {
+    it(`rejects ${CASES} corruptions of ${file}, and its absence`, () => {
+      const rng = new Rng(13);
+      for (let i = 0; i < CASES; i++) {
+        const bad = damage(files[file], rng, 28);
+        if (!same(bad, files[file])) expect(attempt({ ...files, [file]: bad })).toBe(false);
+      }
+      const { [file]: _, ...without } = files;
+      expect(() => loadCheckpoint(reader(without), target)).toThrow(`${file} is missing from the run folder`);
+    });
+  }
 
   it(`decodes ${CASES} particle files with damaged headers only when they match the run`, () => {
     const rng = new Rng(14);

@@ -1,18 +1,18 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { DataFormatError, type RngState } from '@eqprop/core';
 import { loadParams, saveParams, type SavedParams } from '@eqprop/models';
-import type { Trainer } from '@eqprop/learning';
+import type { ParticleStore, Trainer } from '@eqprop/learning';
 import { atomicWrite, type RunDir } from './run-dir.js';
 import type { EpochMetrics } from './training-run.js';
 
 /**
  * Checkpoints of a training run: `checkpoint.json` (parameters, optimizer state, RNG state,
  * position, partial epoch sums, history, a CRC-32 of all of it) and, with persistent particles,
- * a binary particle file. Particle files alternate between `particles-0.bin` and
- * `particles-1.bin`: a new one is written (atomically) beside the one the current checkpoint
- * names, then the checkpoint is replaced (atomically), so a kill at any moment leaves a
- * checkpoint and the particles that belong to it. Loading checks everything and turns any
- * corruption into a one-line DataFormatError.
+ * a binary particle file (and one of test particles with persistent evaluation). Particle files
+ * alternate between `particles-0.bin` and `particles-1.bin` (`test-particles-…`): a new one is
+ * written (atomically) beside the one the current checkpoint names, then the checkpoint is
+ * replaced (atomically), so a kill at any moment leaves a checkpoint and the particles that
+ * belong to it. Loading checks everything and turns any corruption into a one-line DataFormatError.
  */
 export const CHECKPOINT_VERSION = 2;
 
@@ -42,7 +42,28 @@ export interface Checkpoint {
   /** Metrics of the finished epochs (one per epoch before `epoch`). */
   history: EpochMetrics[];
   /** Size and CRC-32 of this checkpoint's particle file (absent without persistent particles). */
-  particles?: { file: string; bytes: number; crc32: number };
+  particles?: ParticleFile;
+  /** The same for the test particles (persistent evaluation only). */
+  testParticles?: ParticleFile;
+}
+
+export interface ParticleFile {
+  file: string;
+  bytes: number;
+  crc32: number;
+}
+
+/** The particle stores a checkpoint carries: field, file name prefix, and the trainer's store. */
+const PARTICLE_STORES = [
+  { key: 'particles', prefix: 'particles', what: 'particles (persistent particles)', of: (t: Trainer) => t.particles },
+  { key: 'testParticles', prefix: 'test-particles', what: 'test particles (persistent evaluation)', of: (t: Trainer) => t.evalParticles },
+] as const;
+
+function stores(trainer: Trainer): { key: 'particles' | 'testParticles'; prefix: string; what: string; store: ParticleStore }[] {
+  return PARTICLE_STORES.flatMap(({ of, ...s }) => {
+    const store = of(trainer);
+    return store ? [{ ...s, store }] : [];
+  });
 }
 
 /** What a checkpoint is loaded into and checked against. */
@@ -75,12 +96,12 @@ export class Checkpointer {
     const { trainer } = this;
     trainer.checkParams();
     const seq = this.seq + 1;
-    let particles: Checkpoint['particles'];
-    if (trainer.particles) {
-      const bytes = encodeParticles(trainer.particles.layers, trainer.particles.count);
-      const file = particleFile(seq);
+    const files: Partial<Pick<Checkpoint, 'particles' | 'testParticles'>> = {};
+    for (const { key, prefix, store } of stores(trainer)) {
+      const bytes = encodeParticles(store.layers, store.count);
+      const file = particleFile(prefix, seq);
       atomicWrite(this.runDir.file(file), bytes);
-      particles = { file, bytes: bytes.byteLength, crc32: crc32(bytes) };
+      files[key] = { file, bytes: bytes.byteLength, crc32: crc32(bytes) };
     }
     const ck: Checkpoint = {
       version: CHECKPOINT_VERSION,
@@ -92,7 +113,7 @@ export class Checkpointer {
       rng: trainer.rng.getState(),
       partial: { ...partial },
       history,
-      particles,
+      ...files,
     };
     atomicWrite(this.runDir.file('checkpoint.json'), encodeCheckpoint(ck));
     this.seq = seq;
@@ -127,23 +148,23 @@ export function loadCheckpoint(read: ReadFile, target: CheckpointTarget): Checkp
   const raw = read('checkpoint.json', 16 * values * 4 + (64 << 20));
   if (!raw) return undefined;
   const ck = parseCheckpoint(raw, target);
-  let particles: Float32Array[] | undefined;
-  if (trainer.particles) {
-    const { layers, count } = trainer.particles;
+  const loaded = stores(trainer).map(({ key, what, store }) => {
+    const { layers, count } = store;
     const expected = particleHeaderBytes(layers.length) + layers.reduce((n, a) => n + a.byteLength, 0);
-    if (!ck.particles) throw new DataFormatError('checkpoint.json lacks the particles of this run (it uses persistent particles)');
-    if (ck.particles.bytes !== expected) throw new DataFormatError(`checkpoint.json: particles of ${ck.particles.bytes} bytes, expected ${expected}`);
-    const bytes = read(ck.particles.file, expected);
-    if (!bytes) throw new DataFormatError(`${ck.particles.file} is missing from the run folder`);
-    if (bytes.byteLength !== expected || crc32(bytes) !== ck.particles.crc32) {
-      throw new DataFormatError(`${ck.particles.file} is corrupt (size or CRC-32 differs from checkpoint.json)`);
+    const entry = ck[key];
+    if (!entry) throw new DataFormatError(`checkpoint.json lacks the ${what} of this run`);
+    if (entry.bytes !== expected) throw new DataFormatError(`checkpoint.json: ${key} of ${entry.bytes} bytes, expected ${expected}`);
+    const bytes = read(entry.file, expected);
+    if (!bytes) throw new DataFormatError(`${entry.file} is missing from the run folder`);
+    if (bytes.byteLength !== expected || crc32(bytes) !== entry.crc32) {
+      throw new DataFormatError(`${entry.file} is corrupt (size or CRC-32 differs from checkpoint.json)`);
     }
-    particles = decodeParticles(bytes, layers.map((a) => a.length / count), count);
-  }
+    return { store, values: decodeParticles(bytes, layers.map((a) => a.length / count), count) };
+  });
   loadParams(trainer.net.params, ck.params);
   trainer.optimizer.setState(ck.optimizer);
   trainer.rng.setState(ck.rng);
-  if (particles) particles.forEach((a, l) => trainer.particles!.layers[l].set(a));
+  for (const { store, values } of loaded) values.forEach((a, l) => store.layers[l].set(a));
   return ck;
 }
 
@@ -182,10 +203,11 @@ export function parseCheckpoint(raw: Uint8Array, target: CheckpointTarget): Chec
     // NaN and Inf become null in JSON
     if (!isObject(m) || !fields.every((f) => typeof m[f] === 'number' || m[f] === null)) throw bad(`history entries need the numbers ${fields.join(', ')}`);
   }
-  if (ck.particles !== undefined) {
-    const p = ck.particles;
-    if (!isObject(p) || p.file !== particleFile(ck.seq) || !isInt(p.bytes, 0) || !isInt(p.crc32, 0)) {
-      throw bad(`particles must name ${particleFile(ck.seq)} with its byte count and CRC-32`);
+  for (const { key, prefix } of PARTICLE_STORES) {
+    const p = ck[key];
+    if (p === undefined) continue;
+    if (!isObject(p) || p.file !== particleFile(prefix, ck.seq) || !isInt(p.bytes, 0) || !isInt(p.crc32, 0)) {
+      throw bad(`${key} must name ${particleFile(prefix, ck.seq)} with its byte count and CRC-32`);
     }
   }
   if (!isObject(ck.params)) throw bad('params must be an object');
@@ -193,8 +215,8 @@ export function parseCheckpoint(raw: Uint8Array, target: CheckpointTarget): Chec
   return ck;
 }
 
-function particleFile(seq: number): string {
-  return `particles-${seq % 2}.bin`;
+function particleFile(prefix: string, seq: number): string {
+  return `${prefix}-${seq % 2}.bin`;
 }
 
 function particleHeaderBytes(layers: number): number {

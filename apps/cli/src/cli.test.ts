@@ -74,15 +74,18 @@ describe('eqprop eval', () => {
     expect(train.code).toBe(0);
     const run = join(out, readdirSync(out)[0]);
     const trained = JSON.parse(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n')[0]);
-    // "test error 12.34 % (loss 0.1234) on 301 examples in 0.5 s": all but the time
-    const figures = (s: string) => s.replace(/ in [\d.]+ s/, '');
+    // "test error 12.34 % (loss 0.1234) on 301 examples from zero in 0.5 s": all but the times
+    const figures = (s: string) => s.replace(/ in [\d.]+ s/g, '');
     const one = cli(['eval', '--run', run]);
     const two = cli(['eval', '--run', run, '--workers', '2']);
     expect(one.code).toBe(0);
     expect(two.code).toBe(0);
     expect(one.stdout).toMatch(/on 301 examples/);
     expect(figures(two.stdout)).toBe(figures(one.stdout));
-    expect(one.stdout).toContain(`test error ${(100 * trained.testError).toFixed(2)}`);
+    // the preset evaluates from persistent test particles: eval relaxes on from the checkpoint's (the
+    // loss moves a little with the extra steps), and from zero (exactly the run's figures)
+    expect(one.stdout).toMatch(new RegExp(`^test error ${(100 * trained.testError).toFixed(2)}% \\(loss [\\d.]+\\) on 301 examples from the test particles`));
+    expect(one.stdout).toContain(`test error ${(100 * trained.testErrorFromZero).toFixed(2)}% (loss ${trained.testLossFromZero.toFixed(4)}) on 301 examples from zero`);
     const bad = cli(['eval', '--run', run, '--workers', '0']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr.trim()).toMatch(/^eqprop: error: --workers must be a positive integer, got 0$/);

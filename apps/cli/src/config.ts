@@ -38,6 +38,7 @@ export const runConfigSchema = z
           })
           .strict(),
         persistent: z.boolean(),
+        persistentEval: z.boolean().optional(),
       })
       .strict(),
     data: z

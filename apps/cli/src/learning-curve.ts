@@ -21,7 +21,8 @@ export function trainCurve(config: RunConfig, kind: LearnerKind, data: { train: 
   const { train, test } = data;
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));
   // seed + 1 for the trainer, as `eqprop train` does (random-sign β, particles)
-  const learner = makeLearner(kind, net, config.trainer, { seed: config.seed + 1, trainCount: train.count });
+  // every learner is evaluated from zero, the same way: the feedforward twin has no equilibrium to keep
+  const learner = makeLearner(kind, net, { ...config.trainer, persistentEval: false }, { seed: config.seed + 1, trainCount: train.count });
   const perEpoch = numBatches(train.count, config.batchSize, true);
   const every = Math.max(1, Math.floor(perEpoch / (opts.pointsPerEpoch ?? 10)));
   const evaluate = (epoch: number) => {

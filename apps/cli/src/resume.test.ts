@@ -107,8 +107,10 @@ function finalState(dir: string) {
     params: ck.params,
     optimizer: ck.optimizer,
     rng: ck.rng,
-    history: ck.history.map((m: Record<string, number>) => [m.trainError, m.trainLoss, m.testError, m.testLoss, m.meanFreeSteps]),
+    history: ck.history.map((m: Record<string, number>) => [m.trainError, m.trainLoss, m.testError, m.testLoss, m.testErrorFromZero, m.meanFreeSteps]),
     particles: readFileSync(join(dir, ck.particles.file)).toString('base64'),
+    // the preset evaluates from persistent test particles: they too must come through every kill
+    testParticles: readFileSync(join(dir, ck.testParticles.file)).toString('base64'),
     metricsLines: readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').length,
   };
 }
@@ -138,6 +140,7 @@ describe('eqprop train --resume after SIGKILL', () => {
       expect(b.optimizer).toEqual(a.optimizer);
       expect(b.rng).toEqual(a.rng);
       expect(b.particles === a.particles).toBe(true);
+      expect(b.testParticles === a.testParticles).toBe(true);
       expect(b.history).toEqual(a.history);
       expect(b.metricsLines).toBe(c.epochs);
       rmSync(root, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { tf, Rng, ConfigError, setupBackend, type Batch } from '@eqprop/core';
 import { buildModel, type ModelConfig } from '@eqprop/models';
-import { Trainer, type BatchResult, type EvalResult } from '@eqprop/learning';
+import { Trainer, type BatchResult, type EvalResult, type ParticleStore } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
 import { batches, numBatches, type Dataset } from '@eqprop/datasets';
 import type { EnergyNetwork } from '@eqprop/energies';
@@ -25,6 +25,9 @@ export interface EpochMetrics {
   freeStepsPerExample: number;
   /** Time to evaluate the test set after the epoch (not part of `seconds`). */
   evalSeconds?: number;
+  /** With persistent evaluation (testError from the test particles): the error and loss relaxed from zero. */
+  testErrorFromZero?: number;
+  testLossFromZero?: number;
 }
 
 export interface Session {
@@ -40,7 +43,7 @@ export async function createSession(config: RunConfig): Promise<Session> {
   await setupBackend(config.backend);
   const { train, test } = await loadData(config.data);
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));
-  const opts = { seed: config.seed + 1, trainCount: train.count };
+  const opts = { seed: config.seed + 1, trainCount: train.count, testCount: test.count };
   if (config.algorithm === 'bptt' && (config.workers ?? 1) > 1) throw new ConfigError('--workers applies to EP only: BPTT trains on one thread');
   const trainer = config.algorithm === 'bptt' ? new BpttTrainer(net, config.trainer, opts) : new Trainer(net, config.trainer, opts);
   return { config, net, trainer, train, test };
@@ -64,12 +67,26 @@ export function epochRng(seed: number, epoch: number): Rng {
   return new Rng([seed >>> 0, 0x5eed, epoch, 0x9e3779b9]);
 }
 
-/** Error and loss on a dataset, relaxed from zero; on the data-parallel replicas when given. */
-export async function evaluate(session: Session, ds: Dataset, parallel?: DataParallelTrainer): Promise<EvalResult> {
+/**
+ * Error and loss on a dataset, relaxed from zero or from `particles` (one per example of `ds`,
+ * updated); on the data-parallel replicas when given.
+ */
+export async function evaluate(session: Session, ds: Dataset, parallel?: DataParallelTrainer, particles?: ParticleStore): Promise<EvalResult> {
   const { trainer, config } = session;
   const all = batches(ds, config.evalBatchSize, { shuffle: false, flatten: config.data.flatten });
-  return parallel ? parallel.evaluate(all) : trainer.evaluate(all);
+  return parallel ? parallel.evaluate(all, particles) : trainer.evaluate(all, particles);
 }
+
+/** The test set after an epoch: from the test particles with persistent evaluation (and from zero beside it), else from zero. */
+async function evaluateTestSet(session: Session, parallel?: DataParallelTrainer): Promise<TestEvaluation> {
+  const { trainer, test } = session;
+  const ev = await evaluate(session, test, parallel, trainer.evalParticles);
+  if (!trainer.evalParticles) return ev;
+  const zero = await evaluate(session, test, parallel);
+  return { ...ev, fromZero: zero };
+}
+
+type TestEvaluation = EvalResult & { fromZero?: EvalResult };
 
 export interface TrainOptions {
   runDir: RunDir;
@@ -80,7 +97,7 @@ export interface TrainOptions {
 
 /** Trains for the configured epochs, writing metrics and atomic checkpoints to the run folder. */
 export async function trainRun(session: Session, opts: TrainOptions): Promise<EpochMetrics[]> {
-  const { config, trainer, net, train, test } = session;
+  const { config, trainer, net, train } = session;
   const { runDir } = opts;
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const perEpoch = numBatches(train.count, config.batchSize, true);
@@ -104,7 +121,7 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
   const parallel = workers > 1 ? await DataParallelTrainer.create(trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;
   const step = (batch: Batch, lrScale: number) => (parallel ? parallel.trainBatch(batch, lrScale) : trainer.trainBatch(batch, lrScale));
   try {
-    const evaluateTest = () => evaluate(session, test, parallel);
+    const evaluateTest = () => evaluateTestSet(session, parallel);
     return await epochs({ session, runDir, log, quiet: opts.quiet, perEpoch, start, partial, history, step, evaluateTest, saveCheckpoint });
   } finally {
     await parallel?.close();
@@ -121,7 +138,7 @@ interface EpochLoop {
   partial: PartialEpoch;
   history: EpochMetrics[];
   step: (batch: Batch, lrScale: number) => BatchResult | Promise<BatchResult>;
-  evaluateTest: () => Promise<EvalResult>;
+  evaluateTest: () => Promise<TestEvaluation>;
   saveCheckpoint: (epoch: number, batch: number, partial: PartialEpoch) => void;
 }
 
@@ -198,11 +215,12 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
       meanFreeSteps: partial.steps / Math.max(partial.batches, 1),
       freeStepsPerExample: (partial.exampleSteps ?? 0) / Math.max(partial.count, 1),
       evalSeconds: (Date.now() - tEval) / 1000,
+      ...(ev.fromZero && { testErrorFromZero: ev.fromZero.error, testLossFromZero: ev.fromZero.loss }),
     };
     history.push(m);
     runDir.appendMetrics({ ...m, tensors: tf.memory().numTensors, time: new Date().toISOString() });
     log(
-      `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}  test error ${pct(m.testError)}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)  free steps ${m.meanFreeSteps.toFixed(1)}${config.trainer.tolPerExample ? ` (${m.freeStepsPerExample.toFixed(1)} per example)` : ''}`,
+      `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}  test error ${pct(m.testError)}${m.testErrorFromZero === undefined ? '' : ` (${pct(m.testErrorFromZero).trim()} from zero)`}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)  free steps ${m.meanFreeSteps.toFixed(1)}${config.trainer.tolPerExample ? ` (${m.freeStepsPerExample.toFixed(1)} per example)` : ''}`,
     );
     partial = { errors: 0, loss: 0, count: 0, steps: 0, exampleSteps: 0, batches: 0, seconds: 0 };
     try {

@@ -1,7 +1,7 @@
 import { ConfigError, type Batch } from '@eqprop/core';
 import type { EnergyNetwork } from '@eqprop/energies';
 import { BpttEstimator, ChlEstimator, RbpEstimator } from '@eqprop/baselines';
-import { Trainer, type BatchResult, type EvalResult, type TrainerConfig } from '@eqprop/learning';
+import { Trainer, type BatchResult, type EvalResult, type TrainerConfig, type TrainerOptions } from '@eqprop/learning';
 import { SourceTrainer } from './source-trainer.js';
 import { TwinTrainer } from './twin-trainer.js';
 
@@ -39,7 +39,7 @@ export interface Learner {
  *  - chl: contrastive Hebbian learning, a clamped phase of T steps after the free phase.
  * bptt, rbp and chl keep EP's free phase, particles and evaluation (SourceTrainer).
  */
-export function makeLearner(kind: LearnerKind, net: EnergyNetwork, config: TrainerConfig, opts: { seed: number; trainCount?: number }): Learner {
+export function makeLearner(kind: LearnerKind, net: EnergyNetwork, config: TrainerConfig, opts: TrainerOptions): Learner {
   const { freeSteps, nudgedSteps, tol } = config;
   const tag = <T extends object>(t: T) => Object.assign(t, { kind });
   switch (kind) {

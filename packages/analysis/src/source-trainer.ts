@@ -1,7 +1,7 @@
 import type { tf, Batch, Grads, State } from '@eqprop/core';
 import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
-import { Trainer, type BatchResult, type TrainerConfig } from '@eqprop/learning';
+import { Trainer, type BatchResult, type TrainerConfig, type TrainerOptions } from '@eqprop/learning';
 
 /** Anything that turns a batch into training gradients at a free state (BPTT, RBP, CHL estimators). */
 export interface GradientSource {
@@ -18,7 +18,7 @@ export interface GradientSource {
 export class SourceTrainer extends Trainer {
   readonly source: GradientSource;
 
-  constructor(net: EnergyNetwork, config: TrainerConfig, opts: { seed: number; trainCount?: number }, makeSource: (solver: Solver) => GradientSource) {
+  constructor(net: EnergyNetwork, config: TrainerConfig, opts: TrainerOptions, makeSource: (solver: Solver) => GradientSource) {
     super(net, config, opts);
     this.source = makeSource(this.solver);
   }

@@ -1,8 +1,9 @@
-import { tf, type State } from '@eqprop/core';
+import { tf, ConfigError, type State } from '@eqprop/core';
 
 /**
- * Persistent particles (Scellier & Bengio 2017): the last free equilibrium of every training
- * example, kept on the host and used to warm-start its next free phase.
+ * Persistent particles (Scellier & Bengio 2017): the last free equilibrium of every example of a
+ * dataset (the training set, or the test set for persistent evaluation), kept on the host and
+ * used to warm-start its next free phase.
  */
 export class ParticleStore {
   readonly layers: Float32Array[];
@@ -21,6 +22,7 @@ export class ParticleStore {
   }
 
   gatherArrays(indices: Int32Array): Float32Array[] {
+    this.checkIndices(indices);
     return this.layers.map((store, l) => {
       const n = this.sizes[l];
       const out = new Float32Array(indices.length * n);
@@ -34,9 +36,17 @@ export class ParticleStore {
   }
 
   scatterArrays(indices: Int32Array, arrays: Float32Array[]): void {
+    this.checkIndices(indices);
     arrays.forEach((data, l) => {
       const n = this.sizes[l];
       indices.forEach((idx, i) => this.layers[l].set(data.subarray(i * n, i * n + n), idx * n));
     });
+  }
+
+  /** An index past the store (say, a batch of another dataset) would read zeros or throw a RangeError. */
+  private checkIndices(indices: Int32Array): void {
+    for (const i of indices) {
+      if (!(i >= 0 && i < this.count)) throw new ConfigError(`example index ${i} is outside the ${this.count} examples this particle store holds`);
+    }
   }
 }

@@ -145,3 +145,51 @@ describe('Trainer: NaN and Inf stop training with a message naming the culprit',
     expect((error as Error).message).toMatch(/parameter|layer|term|cost|gradient/);
   });
 });
+
+describe('Trainer: persistent evaluation (test particles)', () => {
+  const s = setups[0];
+  const test = synthetic({ count: 60, inputSize: 16, numClasses: 4, seed: 8 });
+  const testBatches = () => batches(test, 20, { shuffle: false, flatten: true });
+  const copy = (layers: Float32Array[]) => layers.map((a) => a.slice());
+
+  it('starts from zero, keeps the equilibrium of each example and continues from it next time', () => {
+    const trainer = new Trainer(buildModel(s.model, new Rng(1)), { ...s.trainer, persistentEval: true }, { seed: 2, trainCount: data.count, testCount: test.count });
+    let n = 0;
+    for (const batch of forever()) {
+      trainer.trainBatch(batch);
+      [batch.x, batch.y].forEach((t) => t.dispose());
+      if (++n === 30) break;
+    }
+    const store = trainer.evalParticles!;
+    const before = tf.memory().numTensors;
+    // the store starts at zero: the first evaluation is the one from zero
+    const fromZero = trainer.evaluate(testBatches());
+    const first = trainer.evaluate(testBatches(), store);
+    expect(first.error).toBe(fromZero.error);
+    expect(first.loss).toBeCloseTo(fromZero.loss, 6);
+    // it stored the free equilibria, and the next evaluation relaxes on from them
+    const stored = copy(store.layers);
+    expect(stored[0].some((v) => v !== 0)).toBe(true);
+    trainer.evaluate(testBatches(), store);
+    for (const batch of testBatches()) {
+      const init = tf.tidy(() => stored.map((a, l) => tf.gather(tf.tensor(a, [test.count, ...trainer.net.layerShapes[l]]), batch.indices)));
+      const expected = trainer.relaxFree(batch.x, undefined, init);
+      const got = store.gather(batch.indices);
+      const gap = (a: tf.Tensor[]) => Math.max(...a.map((t, l) => tf.tidy(() => tf.max(tf.abs(tf.sub(t, got[l]))).dataSync()[0])));
+      expect(gap(expected)).toBeLessThan(1e-6);
+      // and not where a relaxation from zero would be (8 steps do not settle it fully)
+      const zero = trainer.relaxFree(batch.x);
+      expect(gap(zero)).toBeGreaterThan(1e-4);
+      [...init, ...expected, ...zero, ...got, batch.x, batch.y].forEach((t) => t.dispose());
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    trainer.dispose();
+  });
+
+  it('needs the test set size, and refuses examples outside its store', () => {
+    expect(() => new Trainer(buildModel(s.model, new Rng(1)), { ...s.trainer, persistentEval: true }, { seed: 2, trainCount: data.count })).toThrow(/persistent evaluation .* needs the test set size/);
+    const trainer = new Trainer(buildModel(s.model, new Rng(1)), { ...s.trainer, persistentEval: true }, { seed: 2, trainCount: data.count, testCount: 50 });
+    expect(() => trainer.evaluate(testBatches(), trainer.evalParticles)).toThrow(/example index 50 is outside the 50 examples this particle store holds/);
+    trainer.dispose();
+  });
+});

@@ -30,6 +30,21 @@ export interface TrainerConfig {
   optimizer: OptimizerConfig;
   /** Warm-start each example's free phase from its last equilibrium. */
   persistent: boolean;
+  /**
+   * Evaluate the test set from each example's equilibrium at the previous evaluation (persistent
+   * test particles; zero at the first), as the reference code of Scellier & Bengio 2017 relaxes its
+   * validation set. The network is multistable: where an example settles depends on where it starts,
+   * and its trained equilibria are those tracked from warm starts.
+   */
+  persistentEval?: boolean;
+}
+
+export interface TrainerOptions {
+  seed: number;
+  /** Training examples: the size of the persistent particle store. */
+  trainCount?: number;
+  /** Test examples: the size of the persistent test particle store (persistentEval). */
+  testCount?: number;
 }
 
 export interface BatchResult {
@@ -71,12 +86,14 @@ export class Trainer {
   readonly estimator: EpEstimator;
   readonly optimizer: Optimizer;
   readonly particles?: ParticleStore;
+  /** Persistent test particles (persistentEval): pass them to evaluate() for the test set. */
+  readonly evalParticles?: ParticleStore;
   readonly rng: Rng;
 
   constructor(
     readonly net: EnergyNetwork,
     readonly config: TrainerConfig,
-    opts: { seed: number; trainCount?: number },
+    opts: TrainerOptions,
   ) {
     for (const key of ['freeSteps', 'nudgedSteps'] as const) {
       if (!Number.isInteger(config[key]) || config[key] < 1) throw new ConfigError(`${key} must be a positive integer, got ${config[key]}`);
@@ -89,6 +106,10 @@ export class Trainer {
     if (config.persistent) {
       if (!opts.trainCount) throw new ConfigError('persistent particles need the training set size');
       this.particles = new ParticleStore(opts.trainCount, net.layerShapes);
+    }
+    if (config.persistentEval) {
+      if (!opts.testCount) throw new ConfigError('persistent evaluation (persistentEval) needs the test set size');
+      this.evalParticles = new ParticleStore(opts.testCount, net.layerShapes);
     }
   }
 
@@ -141,24 +162,28 @@ export class Trainer {
     }
   }
 
-  /** Free equilibrium from zero for a batch (evaluation, prediction). Caller disposes the state. */
-  relaxFree(x: tf.Tensor, steps = this.config.evalSteps ?? this.config.freeSteps): State {
+  /** Free equilibrium of a batch, from zero or from `init` (evaluation, prediction). Caller disposes the state. */
+  relaxFree(x: tf.Tensor, steps = this.config.evalSteps ?? this.config.freeSteps, init?: State): State {
     const bound = this.net.bind(x);
-    const init = this.net.zeroState(x.shape[0]);
+    const start = init ?? this.net.zeroState(x.shape[0]);
     try {
-      return this.solver.relax(bound, init, { maxSteps: steps, ...this.tolerance() }).state;
+      return this.solver.relax(bound, start, { maxSteps: steps, ...this.tolerance() }).state;
     } finally {
-      init.forEach((t) => t.dispose());
+      if (!init) start.forEach((t) => t.dispose());
       bound.dispose();
     }
   }
 
-  /** Error and mean cost over batches, each relaxed from zero. Consumes the batches: their x and y are disposed. */
-  evaluate(batches: Iterable<Batch>): EvalResult {
+  /**
+   * Error and mean cost over batches, each relaxed from zero, or with `particles` from each
+   * example's stored equilibrium (updated in place; indexed by the batches' indices). Consumes the
+   * batches: their x and y are disposed.
+   */
+  evaluate(batches: Iterable<Batch>, particles?: ParticleStore): EvalResult {
     const total = new EvalTotal();
     for (const batch of batches) {
       try {
-        total.add(this.evaluateBatch(batch));
+        total.add(this.evaluateBatch(batch, particles));
       } finally {
         batch.x.dispose();
         batch.y.dispose();
@@ -167,13 +192,17 @@ export class Trainer {
     return total.result();
   }
 
-  /** Errors and mean cost of one batch relaxed from zero (its tensors stay the caller's). */
-  evaluateBatch(batch: Batch): BatchResult {
-    const state = this.relaxFree(batch.x);
+  /** Errors and mean cost of one batch at its free equilibrium, as evaluate() (its tensors stay the caller's). */
+  evaluateBatch(batch: Batch, particles?: ParticleStore): BatchResult {
+    const init = particles?.gather(batch.indices);
+    let state: State | undefined;
     try {
+      state = this.relaxFree(batch.x, undefined, init);
+      particles?.scatter(batch.indices, state);
       return this.summarise(state, batch);
     } finally {
-      state.forEach((t) => t.dispose());
+      state?.forEach((t) => t.dispose());
+      init?.forEach((t) => t.dispose());
     }
   }
 

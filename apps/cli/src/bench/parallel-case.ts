@@ -28,7 +28,7 @@ export function parallelCase(preset: string, batches = 60, warmup = 5): BenchCas
         };
       };
       const rate = async (workers: number) => {
-        const trainer = new Trainer(buildModel(model, new Rng(1)), config.trainer, { seed: 2, trainCount: config.batchSize });
+        const trainer = new Trainer(buildModel(model, new Rng(1)), { ...config.trainer, persistentEval: false }, { seed: 2, trainCount: config.batchSize });
         const par = workers > 1 ? await DataParallelTrainer.create(trainer, model, 1, { workers, backend: config.backend }) : undefined;
         const step = async (b: Batch) => {
           await (par ? par.trainBatch(b) : trainer.trainBatch(b));

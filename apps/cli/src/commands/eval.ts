@@ -1,5 +1,8 @@
 import { loadParams, type ModelConfig, type SavedParams } from '@eqprop/models';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
+import type { ParticleStore } from '@eqprop/learning';
+import { numBatches } from '@eqprop/datasets';
+import { loadCheckpoint, runDirReader } from '../checkpoint.js';
 import { ConfigError } from '@eqprop/core';
 import { parseFlags, numberFlag } from '../args.js';
 import { validateConfig } from '../config.js';
@@ -7,7 +10,8 @@ import { RunDir } from '../run-dir.js';
 import { createSession, evaluate, pct, resolveWorkers } from '../training-run.js';
 
 export const EVAL_HELP = `eqprop eval --run DIR [--split test|train] [--eval-steps N] [--backend NAME] [--workers N]
-  evaluates the last checkpoint of a run folder on the official test set (or the training set);
+  evaluates the last checkpoint of a run folder on the official test set (or the training set),
+  relaxed from zero; a run with persistent evaluation is also evaluated from its test particles;
   --workers N shares each batch between N replicas in worker threads (main thread included;
   default: the run's own, else one per core for a convnet, one for an MLP)`;
 
@@ -31,15 +35,25 @@ export async function evalCommand(argv: string[]): Promise<void> {
   if (!Number.isInteger(workers) || workers < 1) throw new ConfigError(`--workers must be a positive integer, got ${workers}`);
   if (workers > 1 && config.algorithm === 'bptt') throw new ConfigError('--workers applies to EP only: BPTT evaluates on one thread');
   const session = await createSession(validateConfig(config));
-  loadParams(session.net.params, runDir.readJson<{ params: SavedParams }>('checkpoint.json').params);
+  const { trainer } = session;
+  const particles = split === 'test' ? trainer.evalParticles : undefined;
+  if (trainer.evalParticles) {
+    // the test particles are part of the checkpoint: load (and check) all of it
+    const perEpoch = numBatches(session.train.count, config.batchSize, true);
+    if (!loadCheckpoint(runDirReader(runDir), { trainer, epochs: config.epochs, batchesPerEpoch: perEpoch })) throw new ConfigError(`${runDir.path} has no checkpoint yet`);
+  } else loadParams(session.net.params, runDir.readJson<{ params: SavedParams }>('checkpoint.json').params);
   // replicas copy the parameters when they start: after the checkpoint is loaded
   const parallel = workers > 1 ? await DataParallelTrainer.create(session.trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;
-  const t0 = Date.now();
-  let r;
+  const ds = split === 'test' ? session.test : session.train;
+  const report = async (how: string, from?: ParticleStore) => {
+    const t0 = Date.now();
+    const r = await evaluate(session, ds, parallel, from);
+    process.stdout.write(`${split} error ${pct(r.error).trim()} (loss ${r.loss.toFixed(4)}) on ${ds.count} examples ${how} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  };
   try {
-    r = await evaluate(session, split === 'test' ? session.test : session.train, parallel);
+    if (particles) await report('from the test particles', particles);
+    await report('from zero');
   } finally {
     await parallel?.close();
   }
-  process.stdout.write(`${split} error ${pct(r.error).trim()} (loss ${r.loss.toFixed(4)}) on ${split === 'test' ? session.test.count : session.train.count} examples in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }

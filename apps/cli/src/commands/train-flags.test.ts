@@ -36,4 +36,12 @@ describe('other trainer flags', () => {
     expect(resolveConfig({ preset: 'ernoult2019-p1h', 'lr-schedule': 'cosine' }).lrSchedule).toBe('cosine');
     expect(() => resolveConfig({ preset: 'ernoult2019-p1h', 'lr-schedule': 'step' })).toThrow(/lrSchedule/);
   });
+
+  it('--persistent-eval and --no-persistent-eval switch the test particles (on in the Scellier presets)', () => {
+    expect(resolveConfig({ preset: 'scellier2017-1h' }).trainer.persistentEval).toBe(true);
+    expect(resolveConfig({ preset: 'scellier2017-1h', 'no-persistent-eval': true }).trainer.persistentEval).toBe(false);
+    expect(resolveConfig({ preset: 'laborieux2021-mlp' }).trainer.persistentEval).toBeUndefined();
+    expect(resolveConfig({ preset: 'laborieux2021-mlp', 'persistent-eval': true }).trainer.persistentEval).toBe(true);
+    expect(() => resolveConfig({ preset: 'scellier2017-1h', 'persistent-eval': true, 'no-persistent-eval': true })).toThrow(/--persistent-eval or --no-persistent-eval, not both/);
+  });
 });

@@ -23,6 +23,9 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --solver gradient-descent|fixed-point  --schedule synchronous|alternating
   --nudge-at inside|outside   fixed point: the nudge inside σ (Laborieux) or added after it (Ernoult)
   --no-persistent        do not warm-start from persistent particles
+  --persistent-eval      evaluate each test example from its equilibrium at the last evaluation, as the
+                         reference code of Scellier & Bengio does (their presets' default; the error from
+                         zero is reported beside it); --no-persistent-eval: from zero
   --data-dir DIR  --train-limit N  --test-limit N  --max-batches N
   --algorithm ep|bptt    EP (default) or BPTT through the same dynamics, from the same weights
   --workers N            data-parallel replicas in worker threads, main thread included
@@ -56,6 +59,8 @@ export const TRAIN_OPTIONS = {
   solver: { type: 'string' },
   schedule: { type: 'string' },
   'no-persistent': { type: 'boolean' },
+  'persistent-eval': { type: 'boolean' },
+  'no-persistent-eval': { type: 'boolean' },
   'data-dir': { type: 'string' },
   'train-limit': { type: 'string' },
   'test-limit': { type: 'string' },
@@ -85,6 +90,7 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
   }
   const c = config as RunConfig;
   const n = (name: string) => numberFlag(name, flags[name]);
+  if (flags['persistent-eval'] && flags['no-persistent-eval']) throw new ConfigError('give --persistent-eval or --no-persistent-eval, not both');
   const over: Record<string, unknown> = {
     epochs: n('epochs'),
     lrSchedule: flags['lr-schedule'],
@@ -107,6 +113,7 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
       tol: n('tol'),
       tolPerExample: flags['tol-per-example'] ? true : undefined,
       persistent: flags['no-persistent'] ? false : undefined,
+      persistentEval: flags['no-persistent-eval'] ? false : flags['persistent-eval'] ? true : undefined,
       optimizer: { kind: flags.optimizer, lrs: listFlag('lr', flags.lr) },
     },
   };

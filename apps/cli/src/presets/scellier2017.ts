@@ -5,7 +5,9 @@ const mnist = { dataset: 'mnist', flatten: true } as const;
 /**
  * As the authors' reference code runs them: C = ‖s − y‖² (costWeight 1) and, for one hidden
  * layer, β 0.5 — the nudged equilibrium of the paper's β 1 on C = ½‖s − y‖², with the code's
- * update (ΔE/β, learning rates as given). Deeper nets use β 1 in the code too.
+ * update (ΔE/β, learning rates as given). Deeper nets use β 1 in the code too. The code also
+ * keeps persistent particles for the test set (its "validation" set): each evaluation relaxes an
+ * example from where the previous one left it (persistentEval).
  */
 function layered(sizes: number[], free: number, nudged: number, lrs: number[], epochs: number, description: string, beta = 1.0): Preset {
   return {
@@ -19,6 +21,7 @@ function layered(sizes: number[], free: number, nudged: number, lrs: number[], e
       beta,
       optimizer: { kind: 'sgd', lrs },
       persistent: true,
+      persistentEval: true,
     },
     data: mnist,
     batchSize: 20,

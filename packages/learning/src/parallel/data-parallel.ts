@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { tf, EqpropError, ConfigError, type Batch, type Grads } from '@eqprop/core';
 import type { ModelConfig } from '@eqprop/models';
 import { Trainer, EvalTotal, disposeGrads, type BatchResult, type EvalResult } from '../trainer.js';
+import type { ParticleStore } from '../particles.js';
 import type { EvaluatedMessage, FromWorker, ShardData, ShardResultMessage, ToWorker } from './protocol.js';
 import { paramsChecksum } from './checksum.js';
 
@@ -122,27 +123,34 @@ export class DataParallelTrainer {
 
   /**
    * Trainer.evaluate on all replicas: each batch is split as in training (the replicas hold the
-   * leader's parameters), each share relaxed from zero on its own thread. Consumes the batches.
+   * leader's parameters), each share relaxed on its own thread from zero, or from its examples'
+   * `particles` (the leader's store, updated with the equilibria). Consumes the batches.
    */
-  async evaluate(batches: Iterable<Batch>): Promise<EvalResult> {
+  async evaluate(batches: Iterable<Batch>, particles?: ParticleStore): Promise<EvalResult> {
     await Promise.all(this.pendingApply.splice(0));
     const total = new EvalTotal();
     for (const batch of batches) {
       try {
         if (batch.labels.length < this.workers) {
-          total.add(this.trainer.evaluateBatch(batch)); // too small to share (a last batch)
+          total.add(this.trainer.evaluateBatch(batch, particles)); // too small to share (a last batch)
           continue;
         }
-        const { shard, own } = this.split(batch);
-        const replies = this.replicas.map((r, i) => r.request<EvaluatedMessage>({ type: 'evaluate', ...shard(i) }));
+        const { bounds, shard, own } = this.split(batch);
+        const shareIndices = (i: number) => batch.indices.subarray(bounds[i + 1], bounds[i + 2]);
+        const replies = this.replicas.map((r, i) =>
+          r.request<EvaluatedMessage>({ type: 'evaluate', ...shard(i), init: particles?.gatherArrays(shareIndices(i)) }),
+        );
         replies.forEach((p) => p.catch(() => {})); // as in trainBatch: a leader's throw leaves them unawaited
         try {
-          total.add(this.trainer.evaluateBatch(own));
+          total.add(this.trainer.evaluateBatch(own, particles));
         } finally {
           own.x.dispose();
           own.y.dispose();
         }
-        for (const r of await Promise.all(replies)) total.add(r);
+        (await Promise.all(replies)).forEach((r, i) => {
+          total.add(r);
+          if (particles) particles.scatterArrays(shareIndices(i), r.freeState!);
+        });
       } finally {
         batch.x.dispose();
         batch.y.dispose();

@@ -9,7 +9,7 @@ const pkgDir = fileURLToPath(new URL('../..', import.meta.url));
 const script = (extra: object, batches: number) => `
 import { tf, setupBackend, Rng } from '@eqprop/core';
 import { buildModel } from '@eqprop/models';
-import { Trainer } from '@eqprop/learning';
+import { Trainer, ParticleStore } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
 await setupBackend('wasm');
 const model = { kind: 'mlp', sizes: [64, 32, 10], activation: 'hard-sigmoid', form: 'hopfield', cost: 'mse', init: 'glorot' };
@@ -52,9 +52,16 @@ const evalSet = () => [batch(0, 50), batch(1, 50), batch(2, 7), batch(3, 1)];
 const tensorsBefore = tf.memory().numTensors;
 const evalA = single.evaluate(evalSet()), evalB = await par.evaluate(evalSet());
 const evalLeak = tf.memory().numTensors - tensorsBefore;
+// persistent evaluation: twice each, from the stores the evaluations update
+const storeA = new ParticleStore(count, single.net.layerShapes), storeB = new ParticleStore(count, leader.net.layerShapes);
+const persA = [single.evaluate(evalSet(), storeA), single.evaluate(evalSet(), storeA)];
+const persB = [await par.evaluate(evalSet(), storeB), await par.evaluate(evalSet(), storeB)];
+let storeDiff = 0;
+storeA.layers.forEach((l, i) => l.forEach((v, j) => { storeDiff = Math.max(storeDiff, Math.abs(v - storeB.layers[i][j])); }));
+const stored = storeB.layers.every((l) => l.some((v) => v !== 0));
 const sums = await par.checksums();
 await par.close();
-console.log(JSON.stringify({ evalA, evalB, evalLeak, maxRel, particleDiff, sums, lossA, lossB, stepsA, stepsB, batchSteps, rngSame: single.rng.getState().join() === leader.rng.getState().join() }));
+console.log(JSON.stringify({ evalA, evalB, evalLeak, persA, persB, storeDiff, stored, maxRel, particleDiff, sums, lossA, lossB, stepsA, stepsB, batchSteps, rngSame: single.rng.getState().join() === leader.rng.getState().join() }));
 `;
 
 function run(extra: object, batches = 30) {
@@ -79,6 +86,16 @@ describe('data-parallel training', () => {
       expect(out.evalB.error).toBe(out.evalA.error);
       expect(Math.abs(out.evalA.loss - out.evalB.loss) / out.evalA.loss).toBeLessThan(1e-4);
       expect(out.evalLeak).toBe(0);
+    }
+  });
+
+  it('evaluates from persistent test particles on all replicas as on one: same errors, same stored equilibria', () => {
+    const out = run({}, 5);
+    expect(out.stored).toBe(true);
+    expect(out.storeDiff).toBeLessThan(1e-5);
+    for (const k of [0, 1]) {
+      expect(out.persB[k].error).toBe(out.persA[k].error);
+      expect(Math.abs(out.persA[k].loss - out.persB[k].loss) / out.persA[k].loss).toBeLessThan(1e-4);
     }
   });
 

@@ -32,9 +32,11 @@ export interface ShardMessage extends ShardData {
   init?: Float32Array[];
 }
 
-/** Evaluate a share of a batch: free phase from zero, no update. */
+/** Evaluate a share of a batch: free phase from zero (or from `init`), no update. */
 export interface EvaluateMessage extends ShardData {
   type: 'evaluate';
+  /** Warm start (persistent test particles), one array per free layer. */
+  init?: Float32Array[];
 }
 
 export interface EvaluatedMessage {
@@ -43,6 +45,8 @@ export interface EvaluatedMessage {
   /** Mean cost over the share. */
   loss: number;
   size: number;
+  /** The share's free equilibrium, when it started from `init`. */
+  freeState?: Float32Array[];
 }
 
 export interface ApplyMessage {

@@ -2,6 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { tf, setupBackend, Rng, type Batch, type Grads } from '@eqprop/core';
 import { buildModel } from '@eqprop/models';
 import { Trainer, disposeGrads } from '../trainer.js';
+import { ParticleStore } from '../particles.js';
 import type { ToWorker, FromWorker, ShardData } from './protocol.js';
 import { paramsChecksum } from './checksum.js';
 
@@ -30,7 +31,8 @@ port.on('message', async (msg: ToWorker) => {
         net.params[name].assign(t);
         t.dispose();
       }
-      trainer = new Trainer(net, { ...msg.trainer, persistent: false }, { seed: msg.seed });
+      // the leader keeps both particle stores and sends each share its warm starts
+      trainer = new Trainer(net, { ...msg.trainer, persistent: false, persistentEval: false }, { seed: msg.seed });
       trainer.optimizer.setState(msg.optimizer);
       send({ type: 'ready' });
     } else if (msg.type === 'shard') {
@@ -49,8 +51,15 @@ port.on('message', async (msg: ToWorker) => {
     } else if (msg.type === 'evaluate') {
       const batch = shardBatch(msg);
       try {
-        const r = trainer!.evaluateBatch(batch);
-        send({ type: 'evaluated', errors: r.errors, loss: r.loss, size: r.size });
+        // warm starts: a store of this share alone, indexed 0..n−1, that comes back with the equilibria
+        let store: ParticleStore | undefined;
+        if (msg.init) {
+          batch.indices = Int32Array.from(batch.indices, (_, i) => i);
+          store = new ParticleStore(batch.indices.length, trainer!.net.layerShapes);
+          store.scatterArrays(batch.indices, msg.init);
+        }
+        const r = trainer!.evaluateBatch(batch, store);
+        send({ type: 'evaluated', errors: r.errors, loss: r.loss, size: r.size, freeState: store?.layers }, store?.layers.map((a) => a.buffer as ArrayBuffer));
       } finally {
         batch.x.dispose();
         batch.y.dispose();
