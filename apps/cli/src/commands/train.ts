@@ -153,6 +153,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     preset: config.preset,
     epochs: history.length,
     finalTestError: last?.testError,
+    ...(last?.testErrorFromZero !== undefined && { finalTestErrorFromZero: last.testErrorFromZero, evaluation: 'persistent test particles' }),
     bestTestError: best?.testError,
     bestEpoch: best?.epoch,
     finalTrainError: last?.trainError,
@@ -160,7 +161,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
     wallSeconds: (Date.now() - t0) / 1000,
   };
   runDir.writeJson('summary.json', summary);
-  if (last) log(`done: test error ${pct(last.testError).trim()} after ${history.length} epochs; run folder ${runDir.path}`);
+  const fromZero = last?.testErrorFromZero === undefined ? '' : ` (${pct(last.testErrorFromZero).trim()} from zero)`;
+  if (last) log(`done: test error ${pct(last.testError).trim()}${fromZero} after ${history.length} epochs; run folder ${runDir.path}`);
 }
 
 /** --solver, --schedule, --step-size and --nudge-at over the configured solver. */
