@@ -4,5 +4,5 @@ export { EqpropError, ConfigError, DataFormatError, NumericalError, ShapeError, 
 export { Rng } from './rng.js';
 export type { RngState } from './rng.js';
 export type { State, Params, Grads, Batch } from './types.js';
-export { disposeAll, assertFinite, serializeTensor, deserializeTensor, addGrads, compareGrads, bytesToBase64, base64ToBytes } from './tensors.js';
+export { disposeAll, assertFinite, serializeTensor, deserializeTensor, addGrads, compareGrads, bytesToBase64, base64ToBytes, takeRows } from './tensors.js';
 export type { SerializedTensor } from './tensors.js';

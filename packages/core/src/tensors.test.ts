@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, setupBackend, serializeTensor, deserializeTensor, base64ToBytes, DataFormatError } from './index.js';
+import { tf, setupBackend, serializeTensor, deserializeTensor, base64ToBytes, DataFormatError, takeRows, Rng, ShapeError } from './index.js';
 
 beforeAll(async () => {
   await setupBackend('cpu');
@@ -40,3 +40,28 @@ describe('deserializeTensor: checks before it allocates', () => {
     expect(performance.now() - t0).toBeLessThan(500);
   });
 });
+
+describe('takeRows', () => {
+  it('equals tf.gather along axis 0 (float32 on the host, int32 through gather), on wasm and cpu', async () => {
+    const rng = new Rng(4);
+    for (const backend of ['wasm', 'cpu']) {
+      await setupBackend(backend);
+      for (const shape of [[7, 3, 4, 2], [5, 9], [6]]) {
+        const size = shape.reduce((a, b) => a * b, 1);
+        const t = tf.tensor(rng.uniformArray(size, -1, 1), shape);
+        const rows = Array.from({ length: 1 + rng.int(8) }, () => rng.int(shape[0])); // repeats allowed
+        const got = takeRows(t, rows);
+        expect(got.shape).toEqual([rows.length, ...shape.slice(1)]);
+        expect(Array.from(got.dataSync())).toEqual(Array.from(tf.gather(t, tf.tensor1d(rows, 'int32')).dataSync()));
+        const ints = tf.tensor(Array.from({ length: size }, (_, i) => i), shape, 'int32');
+        expect(takeRows(ints, rows).dtype).toBe('int32');
+        expect(Array.from(takeRows(ints, rows).dataSync())).toEqual(Array.from(tf.gather(ints, tf.tensor1d(rows, 'int32')).dataSync()));
+      }
+      expect(takeRows(tf.zeros([3, 2]), []).shape).toEqual([0, 2]);
+      expect(() => takeRows(tf.zeros([3, 2]), [0, 3])).toThrow(ShapeError);
+      expect(() => takeRows(tf.zeros([3, 2]), [1.5])).toThrow(/row 1.5 is outside the 3 rows/);
+    }
+    await setupBackend('cpu');
+  });
+});
+

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { DataFormatError } from './errors.js';
-import { NumericalError } from './errors.js';
+import { DataFormatError, NumericalError, ShapeError } from './errors.js';
 import type { Grads } from './types.js';
 
 /** Disposes every tensor of a record or array (ignores undefined). */
@@ -122,3 +121,26 @@ export function base64ToBytes(text: string): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Rows of `t` along axis 0 (tf.gather's result). On the wasm and cpu backends by a copy on the
+ * host, where the data lives anyway: wasm's Gather kernel took 3.3 ms for 9 rows of [12, 12, 32],
+ * the copy 0.42 ms, and a per-example stop gathers rows every time examples settle.
+ */
+export function takeRows(t: tf.Tensor, rows: ArrayLike<number>): tf.Tensor {
+  const n = rows.length;
+  const [count, ...shape] = t.shape;
+  for (let i = 0; i < n; i++) {
+    if (!(Number.isInteger(rows[i]) && rows[i] >= 0 && rows[i] < count)) throw new ShapeError(`row ${rows[i]} is outside the ${count} rows of the tensor`);
+  }
+  const backend = tf.getBackend();
+  if ((backend !== 'wasm' && backend !== 'cpu') || t.dtype !== 'float32') {
+    return tf.tidy(() => tf.gather(t, tf.tensor1d(Array.from(rows), 'int32')));
+  }
+  const data = t.dataSync() as Float32Array;
+  const size = count === 0 ? 0 : data.length / count;
+  const out = new Float32Array(n * size);
+  for (let i = 0; i < n; i++) out.set(data.subarray(rows[i] * size, rows[i] * size + size), i * size);
+  return tf.tensor(out, [n, ...shape]);
+}
+

@@ -98,8 +98,8 @@ export class ConvCoupling implements Term {
       }
       const mask = this.routed ? this.forward(acts[this.lower], cache)[1] : undefined;
       const key = `${this.name}*${scale}`;
-      const kernel = scale === 1 ? this.kernel : cache.get(key, () => tf.mul(this.kernel, scale));
-      const flipped = cache.get(`${key}:flip`, () => flipKernel(kernel));
+      const kernel = scale === 1 ? this.kernel : cache.shared(key, () => tf.mul(this.kernel, scale));
+      const flipped = cache.shared(`${key}:flip`, () => flipKernel(kernel));
       return conv2dBackpropInput(unpool(acts[this.upper], this.pool, mask), kernel, flipped, this.inputShape, this.geometry);
     });
   }

@@ -63,7 +63,7 @@ export class CrossEntropyReadout implements Cost {
     return tf.tidy(() => tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(this.logits(out))), 1)));
   }
   nudgeField(out: tf.Tensor, y: tf.Tensor, cache: TermCache): tf.Tensor {
-    const wT = cache.get('Wout:T', () => tf.transpose(this.weight)) as tf.Tensor2D;
+    const wT = cache.shared('Wout:T', () => tf.transpose(this.weight)) as tf.Tensor2D;
     return tf.tidy(() => tf.neg(tf.matMul(tf.sub(tf.softmax(this.logits(out)), y) as tf.Tensor2D, wT)).reshape(out.shape));
   }
   scores(out: tf.Tensor): tf.Tensor {

@@ -34,9 +34,9 @@ export class DenseCoupling implements Term {
   }
 
   scaledField(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor {
-    const w = scale === 1 ? this.weight : cache.get(`${this.name}*${scale}`, () => tf.mul(this.weight, scale));
+    const w = scale === 1 ? this.weight : cache.shared(`${this.name}*${scale}`, () => tf.mul(this.weight, scale));
     if (k === this.upper) return tf.matMul(flat(acts[this.lower]), w as tf.Tensor2D);
-    const wT = cache.get(`${this.name}*${scale}:T`, () => tf.transpose(w)) as tf.Tensor2D;
+    const wT = cache.shared(`${this.name}*${scale}:T`, () => tf.transpose(w)) as tf.Tensor2D;
     const lowerShape = acts[this.lower].shape;
     const f = tf.matMul(flat(acts[this.upper]), wT);
     return lowerShape.length === 2 ? f : f.reshape(lowerShape);

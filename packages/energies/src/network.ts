@@ -1,4 +1,4 @@
-import { tf, ShapeError, ConfigError, type Grads, type Params, type State } from '@eqprop/core';
+import { tf, ShapeError, ConfigError, takeRows, type Grads, type Params, type State } from '@eqprop/core';
 import type { Activation } from './activations.js';
 import type { Cost } from './costs.js';
 import { SelfTerm } from './self-term.js';
@@ -118,7 +118,7 @@ export class EnergyNetwork {
 
 /** A network bound to one batch's input: static fields and transposed weights are computed once. */
 export class BoundNetwork {
-  readonly cache = new TermCache();
+  readonly cache: TermCache;
   private readonly staticFields: (tf.Tensor | null)[];
 
   constructor(
@@ -127,7 +127,9 @@ export class BoundNetwork {
     private readonly termsOf: Term[][],
     private readonly ownsInput = false,
     staticFields?: (tf.Tensor | null)[],
+    parentCache?: TermCache,
   ) {
+    this.cache = new TermCache(parentCache);
     // Σ of every field that depends only on θ and x (input projection, biases): once per batch
     const inputOnly: tf.Tensor[] = [x];
     this.staticFields = staticFields ?? termsOf.map((terms, k) => {
@@ -149,14 +151,13 @@ export class BoundNetwork {
 
   /**
    * The same network bound to some of this batch's examples (`rows`, in that order): input and
-   * static fields are gathered, not recomputed. Independent of this one; dispose both.
+   * static fields are gathered, not recomputed; the parameter-derived tensors of the cache
+   * (TermCache.shared) are this one's. Dispose both, the subset first.
    */
   subset(rows: readonly number[]): BoundNetwork {
-    const idx = tf.tensor1d(rows as number[], 'int32');
-    const x = tf.gather(this.x, idx);
-    const fields = this.staticFields.map((f) => (f ? tf.gather(f, idx) : null));
-    idx.dispose();
-    return new BoundNetwork(this.net, x, this.termsOf, true, fields);
+    const x = takeRows(this.x, rows);
+    const fields = this.staticFields.map((f) => (f ? takeRows(f, rows) : null));
+    return new BoundNetwork(this.net, x, this.termsOf, true, fields, this.cache);
   }
 
   /** `[x, a_1 … a_L]`: the activity array terms expect. */

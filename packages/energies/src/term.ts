@@ -7,6 +7,8 @@ import { tf, type Grads, type Params } from '@eqprop/core';
 export class TermCache {
   private items = new Map<string, tf.Tensor>();
   private latestOf = new Map<string, { id: number; value: tf.Tensor[] }>();
+  /** @param parent the cache of the batch this one's examples were taken from (BoundNetwork.subset): shared() entries live there. */
+  constructor(private readonly parent?: TermCache) {}
   get(key: string, make: () => tf.Tensor): tf.Tensor {
     let t = this.items.get(key);
     if (!t) {
@@ -15,6 +17,15 @@ export class TermCache {
       this.items.set(key, t);
     }
     return t;
+  }
+  /**
+   * Tensors that depend on the parameters alone (a scaled, flipped or transposed weight): made
+   * once and shared with the subsets of the batch, which relax with the same parameters (a
+   * per-example stop makes a subset each time examples settle: remaking them each time cost more
+   * than the steps it saved).
+   */
+  shared(key: string, make: () => tf.Tensor): tf.Tensor {
+    return this.parent ? this.parent.shared(key, make) : this.get(`shared:${key}`, make);
   }
   /**
    * Tensors that depend on one changing tensor `of` (say, the convolution of a layer's current

@@ -1,4 +1,4 @@
-import { tf, ConfigError, type State } from '@eqprop/core';
+import { tf, ConfigError, takeRows, type State } from '@eqprop/core';
 import type { BoundNetwork, Nudge } from '@eqprop/energies';
 
 export interface RelaxOptions {
@@ -150,10 +150,7 @@ function releaseActive(a: ActiveSet, bound: BoundNetwork, nudge: Nudge | undefin
 }
 
 function gatherRows(tensors: readonly tf.Tensor[], rows: number[]): tf.Tensor[] {
-  return tf.tidy(() => {
-    const idx = tf.tensor1d(rows, 'int32');
-    return tensors.map((t) => tf.gather(t, idx));
-  });
+  return tensors.map((t) => takeRows(t, rows));
 }
 
 /** Reassembles groups of rows into one state in the original order (one gather per layer). */
@@ -163,9 +160,11 @@ function inBatchOrder(parts: { rows: number[]; state: State }[], n: number): Sta
   const where = new Array<number>(n);
   order.forEach((row, i) => (where[row] = i));
   const layers = parts[0].state.length;
-  const out = tf.tidy(() => {
-    const idx = tf.tensor1d(where, 'int32');
-    return Array.from({ length: layers }, (_, l) => tf.gather(tf.concat(parts.map((p) => p.state[l]), 0), idx));
+  const out = Array.from({ length: layers }, (_, l) => {
+    const all = tf.concat(parts.map((p) => p.state[l]), 0);
+    const ordered = takeRows(all, where);
+    all.dispose();
+    return ordered;
   });
   for (const p of parts) for (const s of p.state) s.dispose();
   return out;
