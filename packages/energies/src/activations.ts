@@ -23,6 +23,8 @@ export interface Activation {
    */
   readonly affine: { gain: number; centre: number };
   base(z: tf.Tensor): tf.Tensor;
+  /** `base` as the activation of tf.fused.matMul, where it is one (the logistic: 'sigmoid'). */
+  readonly fusedBase?: 'sigmoid';
 }
 
 export const hardSigmoid: Activation = {
@@ -59,6 +61,7 @@ export function logistic(gain = 1, centre = 0, name = gain === 1 && centre === 0
     scalar: (x) => 1 / (1 + Math.exp(-gain * (x - centre))),
     affine: { gain, centre },
     base: (z) => tf.sigmoid(z),
+    fusedBase: 'sigmoid',
   };
 }
 

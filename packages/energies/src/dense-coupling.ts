@@ -34,12 +34,21 @@ export class DenseCoupling implements Term {
   }
 
   scaledField(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor {
-    const w = scale === 1 ? this.weight : cache.shared(`${this.name}*${scale}`, () => tf.mul(this.weight, scale));
-    if (k === this.upper) return tf.matMul(flat(acts[this.lower]), w as tf.Tensor2D);
-    const wT = cache.shared(`${this.name}*${scale}:T`, () => tf.transpose(w)) as tf.Tensor2D;
-    const lowerShape = acts[this.lower].shape;
-    const f = tf.matMul(flat(acts[this.upper]), wT);
+    const f = tf.matMul(...this.operands(acts, k, cache, scale));
+    if (k === this.upper) return f;
+    const lowerShape = acts[this.lower].shape; // a flattened conv layer below: back to its shape
     return lowerShape.length === 2 ? f : f.reshape(lowerShape);
+  }
+
+  matmulOperands(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): [tf.Tensor2D, tf.Tensor2D] | undefined {
+    return k === this.upper || acts[this.lower].rank === 2 ? this.operands(acts, k, cache, scale) : undefined;
+  }
+
+  /** The field on layer k (flattened) = a·b: the other side's activity and W or Wᵀ, scaled (cached per batch). */
+  private operands(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): [tf.Tensor2D, tf.Tensor2D] {
+    const w = (scale === 1 ? this.weight : cache.shared(`${this.name}*${scale}`, () => tf.mul(this.weight, scale))) as tf.Tensor2D;
+    if (k === this.upper) return [flat(acts[this.lower]), w];
+    return [flat(acts[this.upper]), cache.shared(`${this.name}*${scale}:T`, () => tf.transpose(w)) as tf.Tensor2D];
   }
 
   isStaticFor(k: number): boolean {

@@ -199,6 +199,42 @@ export class BoundNetwork {
     });
   }
 
+  /**
+   * σ(preActivation) of layer k without a nudge, as one fused op (matmul + per-unit constant +
+   * activation: 1 op instead of 3 per step); undefined where it is not one: another moving term,
+   * a static part that differs per example (an input projection), no fused form of σ.
+   */
+  fusedActivation(all: readonly tf.Tensor[], k: number): tf.Tensor | undefined {
+    const act = this.net.activations[k - 1];
+    const moving = this.termsOf[k].filter((t) => !t.isStaticFor(k));
+    if (!act.fusedBase || moving.length !== 1 || !moving[0].matmulOperands) return undefined;
+    const bias = this.constantPart(k);
+    if (bias === undefined) return undefined;
+    const operands = moving[0].matmulOperands(all, k, this.cache, act.affine.gain);
+    if (!operands) return undefined;
+    const [a, b] = operands;
+    return tf.fused.matMul({ a, b, bias: bias ?? undefined, activation: act.fusedBase });
+  }
+
+  /**
+   * gain·(static field − centre) of layer k as a vector [n] when it is the same for every example
+   * (biases only), null when it is zero, undefined when it varies per example. Cached.
+   */
+  private constantPart(k: number): tf.Tensor1D | null | undefined {
+    const statics = this.termsOf[k].filter((t) => t.isStaticFor(k));
+    const shape = this.net.layerShapes[k - 1];
+    if (shape.length !== 1 || !statics.every((t) => t.compactField)) return undefined;
+    const { gain, centre } = this.net.activations[k - 1].affine;
+    if (statics.length === 0 && centre === 0) return null;
+    const parts = statics.map((t) => t.compactField!([this.x], k, this.cache));
+    try {
+      if (parts.some((p) => p.shape[0] !== 1)) return undefined; // a compact field of the examples
+      return this.cache.shared(`constant:${k}`, () => tf.mul(tf.sub(parts.reduce((s: tf.Tensor, p) => tf.add(s, p.reshape(shape)), tf.zeros(shape)), centre), gain)) as tf.Tensor1D;
+    } finally {
+      parts.forEach((p) => p.dispose());
+    }
+  }
+
   /** −β ∂C/∂a_L: the nudge as a push on the output itself (a step that adds it after the activation). */
   nudgeDrive(out: tf.Tensor, nudge: Nudge): tf.Tensor {
     return tf.tidy(() => tf.mul(this.net.cost.nudgeField(out, nudge.y, this.cache), nudge.beta).reshape(out.shape));

@@ -68,6 +68,12 @@ export interface Term {
    */
   scaledField?(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor;
   /**
+   * The scaled field on layer k as one product a·b of 2-D operands, where it is one (a dense
+   * coupling into a flat layer): a solver may then fuse the product with a per-unit constant and
+   * the activation in one op. Optional.
+   */
+  matmulOperands?(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): [tf.Tensor2D, tf.Tensor2D] | undefined;
+  /**
    * The same field in any shape that broadcasts to layer k's (a bias: [1, …, n]). Optional: the
    * network sums static fields with it once per batch instead of materialising each part
    * (broadcastTo is ~20× slower than a broadcasting add on wasm).

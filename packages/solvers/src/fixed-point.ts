@@ -56,7 +56,7 @@ export class FixedPoint implements Solver {
     }
     return iterate(bound, init, opts, (state, b, nudge) =>
       tf.tidy(() => {
-        const update = (all: tf.Tensor[], k: number) => this.layerStep(b, all, k, nudge).next;
+        const update = (all: tf.Tensor[], k: number) => this.next(b, all, k, nudge);
         if (this.schedule === 'synchronous') {
           const all = b.allActs(state);
           return state.map((_, i) => update(all, i + 1));
@@ -73,17 +73,27 @@ export class FixedPoint implements Solver {
   }
 
   /**
-   * Layer k's step from activities `all` = [x, a_1 … a_L]: the activation's argument `z`
-   * (σ(field) = base(z), gain and centre folded into cached weights, so one matmul, one add and
-   * one op for σ) and the new state. BPTT replays exactly this (it keeps z for the backward step).
+   * Layer k's new state from activities `all` = [x, a_1 … a_L]. The activation's argument is
+   * z = gain·(field − centre) (gain and centre folded into cached weights: one matmul, one add and
+   * one op for σ); where the backend fuses them (an undamped step whose field is one matmul plus a
+   * per-unit constant, no nudge inside σ on it) the three are one op. `z`, when given, is reused.
+   */
+  private next(bound: BoundNetwork, all: readonly tf.Tensor[], k: number, nudge?: Nudge, z?: tf.Tensor): tf.Tensor {
+    const inside = this.nudgeAt === 'inside';
+    const nudged = nudge !== undefined && nudge.beta !== 0 && k === bound.net.depth;
+    const fused = this.stepSize === 1 && !(nudged && inside) ? bound.fusedActivation(all, k) : undefined;
+    let target = fused ?? bound.net.activations[k - 1].base(z ?? bound.preActivation(all, k, inside ? nudge : undefined));
+    if (!inside && nudged) target = tf.add(target, bound.nudgeDrive(all[k], nudge));
+    const eps = this.stepSize;
+    return eps === 1 ? target : tf.add(tf.mul(all[k], 1 - eps), tf.mul(target, eps));
+  }
+
+  /**
+   * Layer k's step with the activation's argument z kept: the same new state as relax's step, bit
+   * for bit. BPTT replays this (it keeps z for the backward step).
    */
   layerStep(bound: BoundNetwork, all: readonly tf.Tensor[], k: number, nudge?: Nudge): { z: tf.Tensor; next: tf.Tensor } {
-    const inside = this.nudgeAt === 'inside';
-    const z = bound.preActivation(all, k, inside ? nudge : undefined);
-    let target = bound.net.activations[k - 1].base(z);
-    if (!inside && nudge && nudge.beta !== 0 && k === bound.net.depth) target = tf.add(target, bound.nudgeDrive(all[k], nudge));
-    const eps = this.stepSize;
-    const next = eps === 1 ? target : tf.add(tf.mul(all[k], 1 - eps), tf.mul(target, eps));
-    return { z, next };
+    const z = bound.preActivation(all, k, this.nudgeAt === 'inside' ? nudge : undefined);
+    return { z, next: this.next(bound, all, k, nudge, z) };
   }
 }

@@ -127,6 +127,49 @@ describe('relaxation', () => {
     bound.dispose();
   });
 
+  it('a fused step (matmul + bias + σ in one op, on the output layer) equals the unfused ops', () => {
+    const { net, x, y } = setup('primitive', [12, 16, 9, 5]);
+    const bound = net.bind(x);
+    // the output layer's field is one matmul plus its bias: fused; the first hidden layer's static part varies per example: not
+    const probe = tf.tidy(() => bound.allActs(net.zeroState(6).map((s) => tf.add(s, 0.3))));
+    const fusedOut = bound.fusedActivation(probe, 3);
+    expect(fusedOut).toBeDefined();
+    fusedOut?.dispose();
+    expect(bound.fusedActivation(probe, 1)).toBeUndefined();
+    for (const [schedule, nudge] of [['synchronous', undefined], ['alternating', undefined], ['synchronous', { beta: 0.5, y }]] as const) {
+      for (const at of ['inside', 'outside'] as const) {
+        const solver = new FixedPoint(schedule, { nudge: at });
+        const init = net.zeroState(6);
+        const fused = solver.relax(bound, init, { maxSteps: 12, nudge });
+        // the same steps, unfused: σ(preActivation), the nudge inside or added after σ
+        const unfused = (all: tf.Tensor[], k: number) => {
+          const z = bound.preActivation(all, k, at === 'inside' ? nudge : undefined);
+          const s = net.activations[k - 1].base(z);
+          return at === 'outside' && nudge && k === 3 ? tf.add(s, bound.nudgeDrive(all[k], nudge)) : s;
+        };
+        let state = init.map((t) => t.clone());
+        for (let i = 0; i < 12; i++) {
+          const next = tf.tidy(() => {
+            const all = bound.allActs(state.slice());
+            if (schedule === 'synchronous') return state.map((_, j) => unfused(all, j + 1));
+            for (const parity of [1, 0]) {
+              const fresh = [1, 2, 3].filter((k) => k % 2 === parity).map((k) => [k, unfused(all, k)] as const);
+              for (const [k, t] of fresh) all[k] = t;
+            }
+            return all.slice(1);
+          });
+          state.forEach((t) => t.dispose());
+          state = next;
+        }
+        const gap = Math.max(...fused.state.map((t, l) => tf.tidy(() => tf.max(tf.abs(tf.sub(t, state[l]))).dataSync()[0])));
+        expect(gap).toBeLessThan(1e-6);
+        [...fused.state, ...state, ...init].forEach((t) => t.dispose());
+      }
+    }
+    probe.slice(1).forEach((t) => t.dispose());
+    bound.dispose();
+  });
+
   it('allocates nothing it does not free', () => {
     const { net, x, y } = setup('hopfield');
     const before = tf.memory().numTensors;
