@@ -5,7 +5,7 @@ export type { Preset } from './presets/index.js';
 export { createSession, trainRun, evaluate, resolveWorkers } from './training-run.js';
 export type { Session, EpochMetrics, TrainOptions } from './training-run.js';
 export { Checkpointer, loadCheckpoint, runDirReader, CHECKPOINT_VERSION } from './checkpoint.js';
-export type { Checkpoint, CheckpointTarget, PartialEpoch, ReadFile } from './checkpoint.js';
+export type { Checkpoint, CheckpointTarget, PartialEpoch, ParticleFile, ReadFile } from './checkpoint.js';
 export { BpttTrainer } from './bptt-trainer.js';
 export { RunDir, atomicWrite } from './run-dir.js';
 export { commands } from './commands/index.js';
