@@ -143,4 +143,3 @@ export function takeRows(t: tf.Tensor, rows: ArrayLike<number>): tf.Tensor {
   for (let i = 0; i < n; i++) out.set(data.subarray(rows[i] * size, rows[i] * size + size), i * size);
   return tf.tensor(out, [n, ...shape]);
 }
-

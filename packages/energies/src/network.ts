@@ -120,6 +120,7 @@ export class EnergyNetwork {
 export class BoundNetwork {
   readonly cache: TermCache;
   private readonly staticFields: (tf.Tensor | null)[];
+  private readonly fusedPlans = new Map<number, { term: Term; bias: tf.Tensor1D | null } | null>();
 
   constructor(
     readonly net: EnergyNetwork,
@@ -205,15 +206,23 @@ export class BoundNetwork {
    * a static part that differs per example (an input projection), no fused form of σ.
    */
   fusedActivation(all: readonly tf.Tensor[], k: number): tf.Tensor | undefined {
+    const plan = this.fusedPlan(k);
     const act = this.net.activations[k - 1];
-    const moving = this.termsOf[k].filter((t) => !t.isStaticFor(k));
-    if (!act.fusedBase || moving.length !== 1 || !moving[0].matmulOperands) return undefined;
-    const bias = this.constantPart(k);
-    if (bias === undefined) return undefined;
-    const operands = moving[0].matmulOperands(all, k, this.cache, act.affine.gain);
-    if (!operands) return undefined;
-    const [a, b] = operands;
-    return tf.fused.matMul({ a, b, bias: bias ?? undefined, activation: act.fusedBase });
+    const operands = plan?.term.matmulOperands!(all, k, this.cache, act.affine.gain);
+    if (!plan || !operands) return undefined;
+    return tf.fused.matMul({ a: operands[0], b: operands[1], bias: plan.bias ?? undefined, activation: act.fusedBase });
+  }
+
+  /** Whether layer k's step fuses, with its moving term and constant: decided once per batch, not every step. */
+  private fusedPlan(k: number): { term: Term; bias: tf.Tensor1D | null } | null {
+    let plan = this.fusedPlans.get(k);
+    if (plan === undefined) {
+      const moving = this.termsOf[k].filter((t) => !t.isStaticFor(k));
+      const bias = this.net.activations[k - 1].fusedBase && moving.length === 1 && moving[0].matmulOperands ? this.constantPart(k) : undefined;
+      plan = bias === undefined ? null : { term: moving[0], bias };
+      this.fusedPlans.set(k, plan);
+    }
+    return plan;
   }
 
   /**
