@@ -26,6 +26,7 @@ export const runConfigSchema = z
         nudgedSteps: positiveInt,
         tol: z.number().nonnegative().optional(),
         tolPerExample: z.boolean().optional(),
+        predictStops: z.boolean().optional(),
         evalSteps: positiveInt.optional(),
         estimator: z.enum(['one-sided', 'symmetric', 'random-sign']),
         beta: z.number().positive({ message: 'β must be > 0 (the estimator chooses the sign)' }),

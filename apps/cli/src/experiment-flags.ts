@@ -13,7 +13,7 @@ export const EXPERIMENT_OPTIONS = {
 export const EXPERIMENT_HELP = `  --preset NAME  --config FILE   the run to start from (as for eqprop train)
   --epochs N  --batch-size N  --seed N  --train-limit N  --test-limit N  --max-batches N
   --layers, --lr, --optimizer, --beta, --estimator, --free-steps, --nudged-steps, --step-size, --nudge-at,
-  --solver, --schedule, --no-persistent, --eval-steps, --tol, --tol-per-example, --data-dir, --backend: as for train
+  --solver, --schedule, --no-persistent, --eval-steps, --tol, --tol-per-example, --no-predict-stops, --data-dir, --backend: as for train
   --workers N            worker processes (default: one per core)
   --out DIR              output folder`;
 

@@ -23,6 +23,11 @@ export interface TrainerConfig {
    * (RelaxOptions.perExample). Pays off where examples settle at different times (the convnet).
    */
   tolPerExample?: boolean;
+  /**
+   * With tolPerExample: read each example's residual when its decay predicts it will cross `tol`
+   * (default true; RelaxOptions.predictStops), or false: every 5 steps.
+   */
+  predictStops?: boolean;
   /** Free-phase steps at evaluation (default: freeSteps; from zero state). */
   evalSteps?: number;
   estimator: EstimatorKind;
@@ -238,8 +243,8 @@ export class Trainer {
   }
 
   /** The stopping rule of every phase: tol, per example or for the batch. */
-  private tolerance(): Pick<RelaxOptions, 'tol' | 'perExample'> {
-    return { tol: this.config.tol, perExample: this.config.tolPerExample };
+  private tolerance(): Pick<RelaxOptions, 'tol' | 'perExample' | 'predictStops'> {
+    return { tol: this.config.tol, perExample: this.config.tolPerExample, predictStops: this.config.predictStops };
   }
 
   /**

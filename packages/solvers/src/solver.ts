@@ -19,6 +19,11 @@ export interface RelaxOptions {
    * Checked every `checkEvery` steps. Needs `tol`; not with `trace` (the energy is of the batch).
    */
   perExample?: boolean;
+  /**
+   * With `perExample` (default true): read each example's residual when its decay predicts it will
+   * cross `tol`, at most `checkEvery` steps on (StopPredictor); false: every `checkEvery` steps.
+   */
+  predictStops?: boolean;
 }
 
 export interface Relaxation {
@@ -107,17 +112,22 @@ function iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions,
   let settledResidual = 0; // the largest change at which an example was set aside
   let lastResidual = Number.NaN; // the largest change at the last check
   let converged = false;
+  // each example's own check schedule (indexed by its row in the batch), so that when it stops
+  // depends on nothing but its own trajectory: a share of a batch stops exactly as the whole would
+  const schedule = Array.from({ length: n }, () => new StopPredictor(tol, checkEvery, opts.predictStops ?? true));
   while (steps < opts.maxSteps) {
     const next = step(active.state, active.bound, active.nudge);
     steps++;
     exampleSteps += active.rows.length;
-    const check = steps === opts.maxSteps || steps % checkEvery === 0;
-    const change = check ? changePerExample(active.state, next) : undefined;
+    const last = steps === opts.maxSteps;
+    const due = active.rows.map((row) => last || schedule[row].due(steps));
+    const change = due.some(Boolean) ? changePerExample(active.state, next) : undefined;
     for (const s of active.state) s.dispose();
     active.state = next;
     if (!change) continue;
-    lastResidual = Math.max(...change);
-    const done = [...change.keys()].filter((i) => change[i] <= tol);
+    lastResidual = Math.max(...change.filter((_, i) => due[i]));
+    const settles = change.map((c, i) => due[i] && schedule[active.rows[i]].settled(steps, c));
+    const done = [...change.keys()].filter((i) => settles[i]);
     for (const i of done) settledResidual = Math.max(settledResidual, change[i]);
     if (done.length === change.length) {
       converged = true;
@@ -125,7 +135,7 @@ function iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions,
     }
     if (done.length === 0) continue;
     // set the settled rows aside; the rest go on with a bound network of their own rows
-    const keep = [...change.keys()].filter((i) => change[i] > tol);
+    const keep = [...change.keys()].filter((i) => !settles[i]);
     settled.push({ rows: done.map((i) => active.rows[i]), state: gatherRows(active.state, done) });
     const rest: ActiveSet = {
       rows: keep.map((i) => active.rows[i]),
@@ -141,6 +151,44 @@ function iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions,
   releaseActive(active, bound, opts.nudge);
   const residual = converged ? settledResidual : lastResidual;
   return { state: inBatchOrder(settled, n), steps, residual, converged, meanSteps: exampleSteps / Math.max(n, 1) };
+}
+
+/**
+ * When one example's residual is read next. Fixed: every `every` steps. Predicted: the largest
+ * change of a converging iteration shrinks about geometrically, so from its last two readings the
+ * step where it will cross `tol` is estimated and read then (at most `every` steps on): an example
+ * stops within a step or two of its crossing instead of up to `every` − 1 steps after it.
+ */
+export class StopPredictor {
+  private next: number;
+  private prev?: { step: number; change: number };
+
+  constructor(
+    private readonly tol: number,
+    private readonly every: number,
+    private readonly predict: boolean,
+  ) {
+    // predicting needs two readings: take them early (a nudged phase may settle within 5 steps)
+    this.next = predict ? Math.min(2, every) : every;
+  }
+
+  due(step: number): boolean {
+    return step >= this.next;
+  }
+
+  /** Records a reading at `step`; true when the example has settled. */
+  settled(step: number, change: number): boolean {
+    if (change <= this.tol) return true;
+    let wait = this.predict && !this.prev ? 1 : this.every;
+    const prev = this.prev;
+    if (this.predict && prev && change < prev.change && change > 0) {
+      const rate = Math.log(change / prev.change) / (step - prev.step); // log of the per-step ratio, < 0
+      wait = Math.min(this.every, Math.max(1, Math.ceil(Math.log(this.tol / change) / rate)));
+    }
+    this.prev = { step, change };
+    this.next = step + wait;
+    return false;
+  }
 }
 
 /** Disposes the bound network and nudge an active set made for its rows (not the caller's). */

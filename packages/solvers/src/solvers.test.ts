@@ -3,7 +3,7 @@ import { tf, setupBackend, Rng } from '@eqprop/core';
 import { layeredMlp } from '@eqprop/models';
 import { GradientDescent } from './gradient-descent.js';
 import { FixedPoint } from './fixed-point.js';
-import type { Solver } from './solver.js';
+import { StopPredictor, type Solver } from './solver.js';
 
 beforeAll(async () => {
   await setupBackend('wasm');
@@ -125,6 +125,63 @@ describe('relaxation', () => {
     expect(cut.residual).toBeGreaterThan(1e-9);
     [init, cut.state].forEach((s) => s.forEach((t) => t.dispose()));
     bound.dispose();
+  });
+
+  it('a predicted per-example stop still depends on the example alone, and lands at or just after its crossing', () => {
+    const { net, x, y } = setup('primitive');
+    const bound = net.bind(x);
+    const init = net.zeroState(6);
+    for (const { solver, nudge } of [{ solver: new FixedPoint('synchronous'), nudge: undefined }, { solver: new FixedPoint('alternating'), nudge: { beta: 0.5, y } }]) {
+      const base = { maxSteps: 500, tol: 1e-5, nudge, perExample: true };
+      const predicted = solver.relax(bound, init, { ...base, checkEvery: 5 }); // predictStops is the default
+      const fixed = solver.relax(bound, init, { ...base, checkEvery: 5, predictStops: false });
+      const alone = [0, 1, 2, 3, 4, 5].map((i) => {
+        const bi = net.bind(x.slice([i, 0], [1, -1]));
+        const zi = net.zeroState(1);
+        const yi = nudge && { beta: nudge.beta, y: y.slice([i, 0], [1, -1]) };
+        const run = (opts: object) => solver.relax(bi, zi, { ...base, nudge: yi, ...opts });
+        const [p, every, five] = [run({ checkEvery: 5 }), run({ checkEvery: 1 }), run({ checkEvery: 5, predictStops: false })];
+        const gap = tf.tidy(() => Math.max(...p.state.map((s, l) => tf.max(tf.abs(tf.sub(s, predicted.state[l].slice([i, 0], [1, -1])))).dataSync()[0])));
+        [zi, p.state, every.state, five.state].forEach((st) => st.forEach((t) => t.dispose()));
+        bi.dispose();
+        return { predicted: p.steps, crossing: every.steps, fixed: five.steps, gap };
+      });
+      // in the batch each example stops exactly where it stops alone
+      expect(Math.max(...alone.map((a) => a.gap))).toBe(0);
+      expect(predicted.meanSteps).toBeCloseTo(alone.reduce((s, a) => s + a.predicted, 0) / 6, 10);
+      for (const a of alone) {
+        expect(a.predicted).toBeGreaterThanOrEqual(a.crossing);
+        expect(a.predicted).toBeLessThan(a.crossing + 5);
+      }
+      // and sooner than reading every fifth step, in all
+      expect(predicted.meanSteps).toBeLessThan(fixed.meanSteps);
+      expect(predicted.converged).toBe(true);
+      [predicted.state, fixed.state].forEach((st) => st.forEach((t) => t.dispose()));
+    }
+    init.forEach((t) => t.dispose());
+    bound.dispose();
+  });
+
+  it('StopPredictor reads a geometric decay at its crossing, and never waits longer than checkEvery', () => {
+    // change 0.5^t crosses 5e-4 at t = 11 (0.5^10 ≈ 9.8e-4)
+    const run = (p: StopPredictor, change: (t: number) => number) => {
+      const reads: number[] = [];
+      for (let t = 1; t <= 60; t++) {
+        if (!p.due(t)) continue;
+        reads.push(t);
+        if (p.settled(t, change(t))) return reads;
+      }
+      return reads;
+    };
+    const geometric = (t: number) => 0.5 ** t;
+    const predicted = run(new StopPredictor(5e-4, 5, true), geometric);
+    expect(predicted.at(-1)).toBe(11);
+    expect(predicted.length).toBeLessThan(6);
+    expect(run(new StopPredictor(5e-4, 5, false), geometric)).toEqual([5, 10, 15]);
+    // a change that does not shrink: read every checkEvery steps, never settled
+    const flat = run(new StopPredictor(5e-4, 5, true), (t) => 0.1 + 0.01 * (t % 2));
+    expect(flat.at(-1)).toBeGreaterThan(50);
+    expect(Math.max(...flat.slice(1).map((t, i) => t - flat[i]))).toBeLessThanOrEqual(5);
   });
 
   it('a fused step (matmul + bias + σ in one op, on the output layer) equals the unfused ops', () => {

@@ -30,6 +30,9 @@ describe('other trainer flags', () => {
   it('--tol-per-example applies --tol to each example', () => {
     expect(resolveConfig({ preset: 'ernoult2019-conv', tol: '1e-5', 'tol-per-example': true }).trainer).toMatchObject({ tol: 1e-5, tolPerExample: true });
     expect(resolveConfig({ preset: 'ernoult2019-conv', tol: '1e-5' }).trainer.tolPerExample).toBeUndefined();
+    // stops predicted from each example's decay unless --no-predict-stops (every 5 steps)
+    expect(resolveConfig({ preset: 'ernoult2019-conv', tol: '1e-5', 'tol-per-example': true }).trainer.predictStops).toBeUndefined();
+    expect(resolveConfig({ preset: 'ernoult2019-conv', tol: '1e-5', 'tol-per-example': true, 'no-predict-stops': true }).trainer.predictStops).toBe(false);
   });
 
   it('--lr-schedule sets the schedule and names a bad one', () => {

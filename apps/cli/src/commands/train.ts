@@ -18,7 +18,9 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --optimizer sgd|momentum|adam  --lr-schedule constant|cosine
   --free-steps T  --nudged-steps K  --eval-steps N
   --tol R                stop each phase once no state moves more than R in a step (read every 5 steps)
-  --tol-per-example      apply --tol to each example: settled examples leave the batch, the rest relax on
+  --tol-per-example      apply --tol to each example: settled examples leave the batch, the rest relax on;
+                         each example is read when its decay predicts the crossing (--no-predict-stops:
+                         every 5 steps)
   --step-size EPS        gradient descent: ε; fixed point: damping ε in (0, 1] (1 = s ← σ(∂Φ/∂s))
   --solver gradient-descent|fixed-point  --schedule synchronous|alternating
   --nudge-at inside|outside   fixed point: the nudge inside σ (Laborieux) or added after it (Ernoult)
@@ -54,6 +56,7 @@ export const TRAIN_OPTIONS = {
   'eval-steps': { type: 'string' },
   tol: { type: 'string' },
   'tol-per-example': { type: 'boolean' },
+  'no-predict-stops': { type: 'boolean' },
   'step-size': { type: 'string' },
   'nudge-at': { type: 'string' },
   solver: { type: 'string' },
@@ -112,6 +115,7 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
       evalSteps: n('eval-steps'),
       tol: n('tol'),
       tolPerExample: flags['tol-per-example'] ? true : undefined,
+      predictStops: flags['no-predict-stops'] ? false : undefined,
       persistent: flags['no-persistent'] ? false : undefined,
       persistentEval: flags['no-persistent-eval'] ? false : flags['persistent-eval'] ? true : undefined,
       optimizer: { kind: flags.optimizer, lrs: listFlag('lr', flags.lr) },
