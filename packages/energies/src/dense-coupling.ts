@@ -34,10 +34,23 @@ export class DenseCoupling implements Term {
   }
 
   scaledField(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor {
+    if (k === this.upper && this.lower === 0 && scale === 1) return this.inputProjection(flat(acts[0]));
     const f = tf.matMul(...this.operands(acts, k, cache, scale));
     if (k === this.upper) return f;
     const lowerShape = acts[this.lower].shape; // a flattened conv layer below: back to its shape
     return lowerShape.length === 2 ? f : f.reshape(lowerShape);
+  }
+
+  /**
+   * x·W for the clamped input, once per batch. The wasm backend packs a matmul's right operand
+   * anew whenever it is a new tensor, and W is one after every update (packing 784×512 took longer
+   * than the product); as (Wᵀ·xᵀ)ᵀ the weights are the left operand, which is not packed.
+   */
+  private inputProjection(x: tf.Tensor2D): tf.Tensor2D {
+    const w = this.weight as tf.Tensor2D;
+    // the packed operand is then xᵀ: worth it while the batch is smaller than the layer
+    if (x.shape[0] >= w.shape[1]) return tf.matMul(x, w);
+    return tf.tidy(() => tf.transpose(tf.matMul(tf.transpose(w), tf.transpose(x)))) as tf.Tensor2D;
   }
 
   matmulOperands(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): [tf.Tensor2D, tf.Tensor2D] | undefined {

@@ -62,6 +62,9 @@ describe('closed-form term gradients equal tf.grad', () => {
     expect(term.isStaticFor(1)).toBe(true);
     expect(term.isStaticFor(0)).toBe(false);
     checkTerm(term, a);
+    // a batch smaller than the layer takes the projection as (Wᵀ·xᵀ)ᵀ, a larger one as x·W
+    const wide = new DenseCoupling(0, 1, variable([6, 9], 4));
+    for (const n of [5, 12]) checkTerm(wide, randomActs([[6], [9]], n, 33 + n));
   });
 
   it('bias: field and ∂E/∂b', () => {
