@@ -45,6 +45,8 @@ export interface Checkpoint {
   particles?: ParticleFile;
   /** The same for the test particles (persistent evaluation only). */
   testParticles?: ParticleFile;
+  /** The same for the validation particles (persistent evaluation with a validation set). */
+  validParticles?: ParticleFile;
 }
 
 export interface ParticleFile {
@@ -57,9 +59,12 @@ export interface ParticleFile {
 const PARTICLE_STORES = [
   { key: 'particles', prefix: 'particles', what: 'particles (persistent particles)', of: (t: Trainer) => t.particles },
   { key: 'testParticles', prefix: 'test-particles', what: 'test particles (persistent evaluation)', of: (t: Trainer) => t.evalParticles },
+  { key: 'validParticles', prefix: 'valid-particles', what: 'validation particles (persistent evaluation)', of: (t: Trainer) => t.validParticles },
 ] as const;
 
-function stores(trainer: Trainer): { key: 'particles' | 'testParticles'; prefix: string; what: string; store: ParticleStore }[] {
+type ParticleKey = (typeof PARTICLE_STORES)[number]['key'];
+
+function stores(trainer: Trainer): { key: ParticleKey; prefix: string; what: string; store: ParticleStore }[] {
   return PARTICLE_STORES.flatMap(({ of, ...s }) => {
     const store = of(trainer);
     return store ? [{ ...s, store }] : [];
@@ -96,7 +101,7 @@ export class Checkpointer {
     const { trainer } = this;
     trainer.checkParams();
     const seq = this.seq + 1;
-    const files: Partial<Pick<Checkpoint, 'particles' | 'testParticles'>> = {};
+    const files: Partial<Pick<Checkpoint, ParticleKey>> = {};
     for (const { key, prefix, store } of stores(trainer)) {
       const bytes = encodeParticles(store.layers, store.count);
       const file = particleFile(prefix, seq);

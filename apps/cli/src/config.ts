@@ -49,6 +49,8 @@ export const runConfigSchema = z
         download: z.boolean().optional(),
         trainLimit: positiveInt.optional(),
         testLimit: positiveInt.optional(),
+        /** Hold out the last N training examples as a validation set (evaluated every epoch; early-stopping figures). */
+        validation: positiveInt.optional(),
         flatten: z.boolean(),
         augment: z.object({ cropPad: z.number().int().nonnegative().optional(), flip: z.boolean().optional() }).strict().optional(),
       })

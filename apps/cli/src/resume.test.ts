@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Rng } from '@eqprop/core';
 
 const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const TINY = ['train', '--preset', 'scellier2017-1h', '--layers', '784,100,10', '--free-steps', '60', '--test-limit', '100', '--batch-size', '20', '--seed', '3', '--checkpoint-every-batches', '1', '--quiet'];
+const TINY = ['train', '--preset', 'scellier2017-1h', '--layers', '784,100,10', '--free-steps', '60', '--test-limit', '100', '--validation', '60', '--batch-size', '20', '--seed', '3', '--checkpoint-every-batches', '1', '--quiet'];
 
 interface Outcome {
   code: number | null;
@@ -107,10 +107,13 @@ function finalState(dir: string) {
     params: ck.params,
     optimizer: ck.optimizer,
     rng: ck.rng,
-    history: ck.history.map((m: Record<string, number>) => [m.trainError, m.trainLoss, m.testError, m.testLoss, m.testErrorFromZero, m.meanFreeSteps]),
+    history: ck.history.map((m: Record<string, number>) => [m.trainError, m.trainLoss, m.testError, m.testLoss, m.testErrorFromZero, m.validError, m.validLoss, m.meanFreeSteps]),
     particles: readFileSync(join(dir, ck.particles.file)).toString('base64'),
     // the preset evaluates from persistent test particles: they too must come through every kill
     testParticles: readFileSync(join(dir, ck.testParticles.file)).toString('base64'),
+    // and so must the validation particles and the best epoch's parameters
+    validParticles: readFileSync(join(dir, ck.validParticles.file)).toString('base64'),
+    best: readFileSync(join(dir, 'best-params.json'), 'utf8'),
     metricsLines: readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').length,
   };
 }
@@ -141,6 +144,9 @@ describe('eqprop train --resume after SIGKILL', () => {
       expect(b.rng).toEqual(a.rng);
       expect(b.particles === a.particles).toBe(true);
       expect(b.testParticles === a.testParticles).toBe(true);
+      expect(b.validParticles === a.validParticles).toBe(true);
+      expect(b.best === a.best).toBe(true);
+      expect(b.history.every((m: unknown[]) => typeof m[5] === 'number')).toBe(true);
       expect(b.history).toEqual(a.history);
       expect(b.metricsLines).toBe(c.epochs);
       rmSync(root, { recursive: true, force: true });

@@ -3,9 +3,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '@eqprop/core';
+import { loadMnist } from '@eqprop/datasets';
+import { loadParams } from '@eqprop/models';
 import { getPreset } from './presets/index.js';
 import { mergeConfig, validateConfig } from './config.js';
-import { createSession, evaluate, resolveWorkers, trainRun } from './training-run.js';
+import { createSession, evaluate, resolveWorkers, trainRun, BEST_PARAMS_FILE } from './training-run.js';
 import { RunDir } from './run-dir.js';
 
 describe('training on real MNIST', () => {
@@ -26,6 +28,30 @@ describe('training on real MNIST', () => {
     const lines = readFileSync(runDir.file('metrics.jsonl'), 'utf8').trim().split('\n');
     expect(JSON.parse(lines[0]).testError).toBeCloseTo(after, 6);
     expect(runDir.has('checkpoint.json')).toBe(true);
+  });
+});
+
+describe('a validation set held out of the training set', () => {
+  it('is the last training images, evaluated every epoch; best-params.json holds the epoch of lowest validation error', async () => {
+    const config = validateConfig(
+      mergeConfig(getPreset('laborieux2021-mlp'), { epochs: 3, data: { trainLimit: 1000, testLimit: 300, validation: 400 }, evalBatchSize: 200 }),
+    );
+    const session = await createSession(config);
+    const full = await loadMnist({ split: 'train' });
+    expect([session.train.count, session.valid?.count]).toEqual([1000, 400]);
+    expect(Array.from(session.valid!.labels)).toEqual(Array.from(full.labels.subarray(59600)));
+    expect(Array.from(session.train.labels)).toEqual(Array.from(full.labels.subarray(0, 1000)));
+    const runDir = new RunDir(mkdtempSync(join(tmpdir(), 'eqprop-valid-')));
+    runDir.writeJson('config.json', config);
+    const history = await trainRun(session, { runDir, resume: false, quiet: true, log: () => {} });
+    const valid = history.map((m) => m.validError!);
+    expect(valid.every((e) => e >= 0 && e < 1)).toBe(true);
+    const best = JSON.parse(readFileSync(runDir.file(BEST_PARAMS_FILE), 'utf8'));
+    expect(best.epoch).toBe(valid.indexOf(Math.min(...valid)) + 1);
+    // its parameters give that epoch's validation error again
+    loadParams(session.net.params, best.params);
+    expect((await evaluate(session, session.valid!)).error).toBe(valid[best.epoch - 1]);
+    expect(() => validateConfig(mergeConfig(getPreset('laborieux2021-mlp'), { data: { validation: 0 } }))).toThrow(/validation/);
   });
 });
 

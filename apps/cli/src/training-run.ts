@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { tf, Rng, ConfigError, setupBackend, type Batch } from '@eqprop/core';
-import { buildModel, type ModelConfig } from '@eqprop/models';
+import { buildModel, saveParams, type ModelConfig } from '@eqprop/models';
 import { Trainer, type BatchResult, type EvalResult, type ParticleStore } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
 import { batches, numBatches, type Dataset } from '@eqprop/datasets';
@@ -28,6 +28,9 @@ export interface EpochMetrics {
   /** With persistent evaluation (testError from the test particles): the error and loss relaxed from zero. */
   testErrorFromZero?: number;
   testLossFromZero?: number;
+  /** With a validation set (`data.validation`): its error and loss, evaluated as the test set is. */
+  validError?: number;
+  validLoss?: number;
 }
 
 export interface Session {
@@ -36,17 +39,19 @@ export interface Session {
   trainer: Trainer;
   train: Dataset;
   test: Dataset;
+  /** The held-out validation set (`data.validation`). */
+  valid?: Dataset;
 }
 
 /** Backend, data, model and trainer for a config. */
 export async function createSession(config: RunConfig): Promise<Session> {
   await setupBackend(config.backend);
-  const { train, test } = await loadData(config.data);
+  const { train, test, valid } = await loadData(config.data);
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));
-  const opts = { seed: config.seed + 1, trainCount: train.count, testCount: test.count };
+  const opts = { seed: config.seed + 1, trainCount: train.count, testCount: test.count, validCount: valid?.count };
   if (config.algorithm === 'bptt' && (config.workers ?? 1) > 1) throw new ConfigError('--workers applies to EP only: BPTT trains on one thread');
   const trainer = config.algorithm === 'bptt' ? new BpttTrainer(net, config.trainer, opts) : new Trainer(net, config.trainer, opts);
-  return { config, net, trainer, train, test };
+  return { config, net, trainer, train, test, valid };
 }
 
 /**
@@ -77,16 +82,22 @@ export async function evaluate(session: Session, ds: Dataset, parallel?: DataPar
   return parallel ? parallel.evaluate(all, particles) : trainer.evaluate(all, particles);
 }
 
-/** The test set after an epoch: from the test particles with persistent evaluation (and from zero beside it), else from zero. */
-async function evaluateTestSet(session: Session, parallel?: DataParallelTrainer): Promise<TestEvaluation> {
-  const { trainer, test } = session;
+/**
+ * The held-out sets after an epoch: the validation set (if any), then the test set, each from its
+ * particles with persistent evaluation (the test set also from zero, beside it), else from zero.
+ */
+async function evaluateHeldOut(session: Session, parallel?: DataParallelTrainer): Promise<TestEvaluation> {
+  const { trainer, test, valid } = session;
+  const validation = valid && (await evaluate(session, valid, parallel, trainer.validParticles));
   const ev = await evaluate(session, test, parallel, trainer.evalParticles);
-  if (!trainer.evalParticles) return ev;
-  const zero = await evaluate(session, test, parallel);
-  return { ...ev, fromZero: zero };
+  const zero = trainer.evalParticles && (await evaluate(session, test, parallel));
+  return { ...ev, ...(zero && { fromZero: zero }), ...(validation && { validation }) };
 }
 
-type TestEvaluation = EvalResult & { fromZero?: EvalResult };
+type TestEvaluation = EvalResult & { fromZero?: EvalResult; validation?: EvalResult };
+
+/** Parameters of the epoch with the lowest validation error so far (written when it improves). */
+export const BEST_PARAMS_FILE = 'best-params.json';
 
 export interface TrainOptions {
   runDir: RunDir;
@@ -121,7 +132,7 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
   const parallel = workers > 1 ? await DataParallelTrainer.create(trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;
   const step = (batch: Batch, lrScale: number) => (parallel ? parallel.trainBatch(batch, lrScale) : trainer.trainBatch(batch, lrScale));
   try {
-    const evaluateTest = () => evaluateTestSet(session, parallel);
+    const evaluateTest = () => evaluateHeldOut(session, parallel);
     return await epochs({ session, runDir, log, quiet: opts.quiet, perEpoch, start, partial, history, step, evaluateTest, saveCheckpoint });
   } finally {
     await parallel?.close();
@@ -216,11 +227,16 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
       freeStepsPerExample: (partial.exampleSteps ?? 0) / Math.max(partial.count, 1),
       evalSeconds: (Date.now() - tEval) / 1000,
       ...(ev.fromZero && { testErrorFromZero: ev.fromZero.error, testLossFromZero: ev.fromZero.loss }),
+      ...(ev.validation && { validError: ev.validation.error, validLoss: ev.validation.loss }),
     };
+    // before the checkpoint: a kill in between redoes the epoch, which writes the same file again
+    if (m.validError !== undefined && history.every((h) => h.validError === undefined || m.validError! < h.validError)) {
+      atomicWrite(runDir.file(BEST_PARAMS_FILE), JSON.stringify({ epoch: m.epoch, validError: m.validError, params: saveParams(session.net.params) }));
+    }
     history.push(m);
     runDir.appendMetrics({ ...m, tensors: tf.memory().numTensors, time: new Date().toISOString() });
     log(
-      `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}  test error ${pct(m.testError)}${m.testErrorFromZero === undefined ? '' : ` (${pct(m.testErrorFromZero).trim()} from zero)`}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)  free steps ${m.meanFreeSteps.toFixed(1)}${config.trainer.tolPerExample ? ` (${m.freeStepsPerExample.toFixed(1)} per example)` : ''}`,
+      `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}${m.validError === undefined ? '' : `  valid error ${pct(m.validError)}`}  test error ${pct(m.testError)}${m.testErrorFromZero === undefined ? '' : ` (${pct(m.testErrorFromZero).trim()} from zero)`}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)  free steps ${m.meanFreeSteps.toFixed(1)}${config.trainer.tolPerExample ? ` (${m.freeStepsPerExample.toFixed(1)} per example)` : ''}`,
     );
     partial = { errors: 0, loss: 0, count: 0, steps: 0, exampleSteps: 0, batches: 0, seconds: 0 };
     try {

@@ -39,6 +39,27 @@ export function subset(ds: Dataset, count: number): Dataset {
   };
 }
 
+/**
+ * Splits off the last `count` examples as a held-out set (a validation set: the reference code of
+ * Scellier & Bengio trains on MNIST's first 50 000 training images and validates on the last
+ * 10 000). Both parts share memory with `ds`.
+ */
+export function holdOut(ds: Dataset, count: number): { rest: Dataset; heldOut: Dataset } {
+  checkInt(count, 'held-out count', 1);
+  if (count >= ds.count) throw new ConfigError(`cannot hold out ${count} of the ${ds.count} examples of ${ds.name}: at least one must stay`);
+  const size = exampleSize(ds);
+  const cut = ds.count - count;
+  const part = (from: number, to: number, name: string): Dataset => ({
+    ...ds,
+    name,
+    images: ds.images.subarray(from * size, to * size),
+    labels: ds.labels.subarray(from, to),
+    count: to - from,
+    exampleShape: ds.exampleShape.slice(),
+  });
+  return { rest: part(0, cut, ds.name), heldOut: part(cut, ds.count, `${ds.name}-heldout`) };
+}
+
 /** `limit` as an example count: undefined means all; otherwise a positive integer. */
 export function resolveLimit(limit: number | undefined, available: number): number {
   if (limit === undefined) return available;

@@ -1,5 +1,5 @@
 export type { Dataset } from './dataset.js';
-export { subset } from './dataset.js';
+export { subset, holdOut } from './dataset.js';
 export { DownloadError } from './errors.js';
 export { parseIdx, loadIdxPair } from './idx.js';
 export type { IdxArray } from './idx.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { subset } from './dataset.js';
+import { subset, holdOut } from './dataset.js';
 import { synthetic } from './synthetic.js';
 
 describe('synthetic', () => {
@@ -44,5 +44,19 @@ describe('subset', () => {
     expect(s.images.buffer).toBe(ds.images.buffer);
     expect(subset(ds, 99).count).toBe(10);
     expect(() => subset(ds, -1)).toThrow(/subset count must be an integer ≥ 0/);
+  });
+});
+
+describe('holdOut', () => {
+  it('splits off the last examples, disjoint and in order, sharing memory', () => {
+    const ds = synthetic({ count: 10, inputSize: 3, numClasses: 2, seed: 2 });
+    const { rest, heldOut } = holdOut(ds, 3);
+    expect([rest.count, heldOut.count]).toEqual([7, 3]);
+    expect(rest.images).toEqual(ds.images.subarray(0, 21));
+    expect(heldOut.images).toEqual(ds.images.subarray(21, 30));
+    expect(Array.from(heldOut.labels)).toEqual(Array.from(ds.labels.subarray(7)));
+    expect(heldOut.images.buffer).toBe(ds.images.buffer);
+    expect(() => holdOut(ds, 10)).toThrow(/cannot hold out 10 of the 10 examples/);
+    expect(() => holdOut(ds, 0)).toThrow(/held-out count must be an integer ≥ 1, got 0/);
   });
 });

@@ -50,6 +50,8 @@ export interface TrainerOptions {
   trainCount?: number;
   /** Test examples: the size of the persistent test particle store (persistentEval). */
   testCount?: number;
+  /** Validation examples, if the run holds some out: with persistentEval they get particles too. */
+  validCount?: number;
 }
 
 export interface BatchResult {
@@ -93,6 +95,8 @@ export class Trainer {
   readonly particles?: ParticleStore;
   /** Persistent test particles (persistentEval): pass them to evaluate() for the test set. */
   readonly evalParticles?: ParticleStore;
+  /** Persistent validation particles (persistentEval with a validation set), as evalParticles. */
+  readonly validParticles?: ParticleStore;
   readonly rng: Rng;
 
   constructor(
@@ -115,6 +119,7 @@ export class Trainer {
     if (config.persistentEval) {
       if (!opts.testCount) throw new ConfigError('persistent evaluation (persistentEval) needs the test set size');
       this.evalParticles = new ParticleStore(opts.testCount, net.layerShapes);
+      if (opts.validCount) this.validParticles = new ParticleStore(opts.validCount, net.layerShapes);
     }
   }
 

@@ -172,6 +172,7 @@ export class StopPredictor {
     this.next = predict ? Math.min(2, every) : every;
   }
 
+  /** Whether the example's residual is to be read after `step` steps. */
   due(step: number): boolean {
     return step >= this.next;
   }

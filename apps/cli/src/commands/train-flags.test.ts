@@ -40,6 +40,12 @@ describe('other trainer flags', () => {
     expect(() => resolveConfig({ preset: 'ernoult2019-p1h', 'lr-schedule': 'step' })).toThrow(/lrSchedule/);
   });
 
+  it('--validation N holds out the last N training examples', () => {
+    expect(resolveConfig({ preset: 'scellier2017-1h', validation: '10000' }).data.validation).toBe(10000);
+    expect(resolveConfig({ preset: 'scellier2017-1h' }).data.validation).toBeUndefined();
+    expect(() => resolveConfig({ preset: 'scellier2017-1h', validation: '-5' })).toThrow(/validation/);
+  });
+
   it('--persistent-eval and --no-persistent-eval switch the test particles (on in the Scellier presets)', () => {
     expect(resolveConfig({ preset: 'scellier2017-1h' }).trainer.persistentEval).toBe(true);
     expect(resolveConfig({ preset: 'scellier2017-1h', 'no-persistent-eval': true }).trainer.persistentEval).toBe(false);

@@ -5,7 +5,7 @@ import type { SolverConfig } from '@eqprop/learning';
 import { validateConfig, mergeConfig, type RunConfig } from '../config.js';
 import { getPreset, DEFAULT_PRESET } from '../presets/index.js';
 import { RunDir } from '../run-dir.js';
-import { createSession, trainRun, pct, resolveWorkers } from '../training-run.js';
+import { createSession, trainRun, pct, resolveWorkers, BEST_PARAMS_FILE } from '../training-run.js';
 
 export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --preset NAME          a paper preset (default ${DEFAULT_PRESET}; see \`eqprop presets\`)
@@ -29,6 +29,9 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
                          reference code of Scellier & Bengio does (their presets' default; the error from
                          zero is reported beside it); --no-persistent-eval: from zero
   --data-dir DIR  --train-limit N  --test-limit N  --max-batches N
+  --validation N         hold out the last N training examples as a validation set, evaluated every
+                         epoch; the summary gives the test error at the epoch of lowest validation
+                         error and best-params.json holds that epoch's parameters
   --algorithm ep|bptt    EP (default) or BPTT through the same dynamics, from the same weights
   --workers N            data-parallel replicas in worker threads, main thread included
                          (default: one per core for a convnet, ≥ 5 examples each; 1 for an MLP)
@@ -67,6 +70,7 @@ export const TRAIN_OPTIONS = {
   'data-dir': { type: 'string' },
   'train-limit': { type: 'string' },
   'test-limit': { type: 'string' },
+  validation: { type: 'string' },
   'max-batches': { type: 'string' },
   out: { type: 'string' },
   'checkpoint-every': { type: 'string' },
@@ -106,7 +110,7 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
     algorithm: flags.algorithm,
     workers: n('workers'),
     model: flags.layers !== undefined ? { sizes: listFlag('layers', flags.layers) } : undefined,
-    data: { dataDir: flags['data-dir'], trainLimit: n('train-limit'), testLimit: n('test-limit') },
+    data: { dataDir: flags['data-dir'], trainLimit: n('train-limit'), testLimit: n('test-limit'), validation: n('validation') },
     trainer: {
       beta: n('beta'),
       estimator: flags.estimator,
@@ -148,11 +152,12 @@ export async function trainCommand(argv: string[]): Promise<void> {
   log(`eqprop train: ${config.preset ?? 'custom'} — ${config.description ?? ''}`.trimEnd());
   log(`run folder: ${runDir.path}`);
   const replicas = resolveWorkers(config);
-  log(`backend ${config.backend}${replicas > 1 ? ` on ${replicas} replicas` : ''}, ${session.train.count} train / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs${config.algorithm === 'bptt' ? ', gradients by BPTT' : ''}`);
+  log(`backend ${config.backend}${replicas > 1 ? ` on ${replicas} replicas` : ''}, ${session.train.count} train${session.valid ? ` / ${session.valid.count} validation` : ''} / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs${config.algorithm === 'bptt' ? ', gradients by BPTT' : ''}`);
   const t0 = Date.now();
   const history = await trainRun(session, { runDir, resume: Boolean(flags.resume), quiet: Boolean(flags.quiet), log });
   const last = history[history.length - 1];
   const best = history.reduce((a, b) => (b.testError < a.testError ? b : a), last);
+  const chosen = last?.validError === undefined ? undefined : history.reduce((a, b) => (b.validError! < a.validError! ? b : a), history[0]);
   const summary = {
     preset: config.preset,
     epochs: history.length,
@@ -160,6 +165,13 @@ export async function trainCommand(argv: string[]): Promise<void> {
     ...(last?.testErrorFromZero !== undefined && { finalTestErrorFromZero: last.testErrorFromZero, evaluation: 'persistent test particles' }),
     bestTestError: best?.testError,
     bestEpoch: best?.epoch,
+    ...(chosen && {
+      // early stopping without looking at the test set: the epoch of lowest validation error
+      validationEpoch: chosen.epoch,
+      validationError: chosen.validError,
+      testErrorAtValidationEpoch: chosen.testError,
+      ...(chosen.testErrorFromZero !== undefined && { testErrorFromZeroAtValidationEpoch: chosen.testErrorFromZero }),
+    }),
     finalTrainError: last?.trainError,
     secondsPerEpoch: history.reduce((s, m) => s + m.seconds, 0) / Math.max(history.length, 1),
     wallSeconds: (Date.now() - t0) / 1000,
@@ -167,6 +179,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   runDir.writeJson('summary.json', summary);
   const fromZero = last?.testErrorFromZero === undefined ? '' : ` (${pct(last.testErrorFromZero).trim()} from zero)`;
   if (last) log(`done: test error ${pct(last.testError).trim()}${fromZero} after ${history.length} epochs; run folder ${runDir.path}`);
+  if (chosen) log(`lowest validation error ${pct(chosen.validError!).trim()} at epoch ${chosen.epoch}: test error ${pct(chosen.testError).trim()} there (parameters in ${BEST_PARAMS_FILE})`);
 }
 
 /** --solver, --schedule, --step-size and --nudge-at over the configured solver. */
