@@ -89,5 +89,26 @@ describe('eqprop eval', () => {
     const bad = cli(['eval', '--run', run, '--workers', '0']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr.trim()).toMatch(/^eqprop: error: --workers must be a positive integer, got 0$/);
+    // no validation set in that run: --best and --split validation say so
+    expect(cli(['eval', '--run', run, '--best']).stderr).toMatch(/has no best-params.json \(a run trained with --validation N writes it\)/);
+    expect(cli(['eval', '--run', run, '--split', 'validation']).stderr).toMatch(/holds out no validation set/);
+  });
+
+  it('--best evaluates the parameters of the epoch of lowest validation error', () => {
+    const out = mkdtempSync(join(tmpdir(), 'eqprop-eval-best-'));
+    const args = ['train', '--preset', 'scellier2017-1h', '--layers', '784,50,10', '--train-limit', '300', '--validation', '200', '--test-limit', '100', '--epochs', '3', '--no-persistent-eval'];
+    const train = cli([...args, '--out', out, '--quiet']);
+    expect(train.code).toBe(0);
+    expect(train.stdout).toMatch(/lowest validation error [\d.]+% at epoch \d: test error [\d.]+% there/);
+    const run = join(out, readdirSync(out)[0]);
+    const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8'));
+    const valid = metrics.map((m) => m.validError as number);
+    const epoch = valid.indexOf(Math.min(...valid)) + 1;
+    expect(summary).toMatchObject({ validationEpoch: epoch, validationError: valid[epoch - 1], testErrorAtValidationEpoch: metrics[epoch - 1].testError });
+    const best = cli(['eval', '--run', run, '--best', '--split', 'validation']);
+    expect(best.code).toBe(0);
+    expect(best.stdout).toContain(`parameters of epoch ${epoch} (lowest validation error)`);
+    expect(best.stdout).toContain(`validation error ${(100 * valid[epoch - 1]).toFixed(2)}% (loss ${metrics[epoch - 1].validLoss.toFixed(4)}) on 200 examples from zero`);
   });
 });
