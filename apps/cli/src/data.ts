@@ -21,5 +21,5 @@ export async function loadData(config: RunConfig['data']): Promise<{ train: Data
   }
   if (validation === undefined) return { train, test };
   const { rest, heldOut } = holdOut(train, validation);
-  return { train: trainLimit === undefined ? rest : subset(rest, trainLimit), test, valid: { ...heldOut, name: `${train.name}-validation` } };
+  return { train: trainLimit === undefined ? rest : subset(rest, trainLimit), test, valid: heldOut };
 }

@@ -28,13 +28,18 @@ export function checkInt(value: unknown, name: string, min: number): asserts val
 /** The first `count` examples of `ds` (all of them when it has fewer). Shares memory with `ds`. */
 export function subset(ds: Dataset, count: number): Dataset {
   checkInt(count, 'subset count', 0);
-  const n = Math.min(count, ds.count);
+  return examples(ds, 0, Math.min(count, ds.count));
+}
+
+/** Examples `from` … `to` − 1 of `ds`, sharing its memory. */
+function examples(ds: Dataset, from: number, to: number, name = ds.name): Dataset {
   const size = exampleSize(ds);
   return {
     ...ds,
-    images: ds.images.subarray(0, n * size),
-    labels: ds.labels.subarray(0, n),
-    count: n,
+    name,
+    images: ds.images.subarray(from * size, to * size),
+    labels: ds.labels.subarray(from, to),
+    count: to - from,
     exampleShape: ds.exampleShape.slice(),
   };
 }
@@ -47,17 +52,8 @@ export function subset(ds: Dataset, count: number): Dataset {
 export function holdOut(ds: Dataset, count: number): { rest: Dataset; heldOut: Dataset } {
   checkInt(count, 'held-out count', 1);
   if (count >= ds.count) throw new ConfigError(`cannot hold out ${count} of the ${ds.count} examples of ${ds.name}: at least one must stay`);
-  const size = exampleSize(ds);
   const cut = ds.count - count;
-  const part = (from: number, to: number, name: string): Dataset => ({
-    ...ds,
-    name,
-    images: ds.images.subarray(from * size, to * size),
-    labels: ds.labels.subarray(from, to),
-    count: to - from,
-    exampleShape: ds.exampleShape.slice(),
-  });
-  return { rest: part(0, cut, ds.name), heldOut: part(cut, ds.count, `${ds.name}-heldout`) };
+  return { rest: examples(ds, 0, cut), heldOut: examples(ds, cut, ds.count, `${ds.name}-heldout`) };
 }
 
 /** `limit` as an example count: undefined means all; otherwise a positive integer. */
