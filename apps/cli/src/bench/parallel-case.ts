@@ -5,12 +5,17 @@ import { DataParallelTrainer } from '@eqprop/learning/parallel';
 import { getPreset } from '../presets/index.js';
 import type { BenchCase, BenchResult } from './suite.js';
 
-/** Throughput of data-parallel training with 1 and 2 replicas on the same batches (examples/s). */
-export function parallelCase(preset: string, batches = 60, warmup = 5): BenchCase {
+/**
+ * Throughput of data-parallel training with 1 and 2 replicas on the same batches (examples/s), at
+ * the preset's batch size or at `batchSize` (the case is then named `parallel/<preset>@<size>`).
+ */
+export function parallelCase(preset: string, batches = 60, warmup = 5, batchSize?: number): BenchCase {
+  const caseName = batchSize === undefined ? `parallel/${preset}` : `parallel/${preset}@${batchSize}`;
   return {
-    name: `parallel/${preset}`,
+    name: caseName,
     run: async (ctx) => {
-      const config = getPreset(preset);
+      const base = getPreset(preset);
+      const config = { ...base, batchSize: batchSize ?? base.batchSize };
       const model = config.model as ModelConfig;
       const probe = buildModel(model, new Rng(1));
       const inputShape = probe.inputShape;
@@ -47,9 +52,9 @@ export function parallelCase(preset: string, batches = 60, warmup = 5): BenchCas
       const two = await rate(2);
       ctx.log(`    1 replica ${one.toFixed(0)} ex/s, 2 replicas ${two.toFixed(0)} ex/s`);
       const results: BenchResult[] = [
-        { name: `parallel/${preset}/examples-per-s-1-worker`, value: one, unit: 'ex/s', higherIsBetter: true },
-        { name: `parallel/${preset}/examples-per-s-2-workers`, value: two, unit: 'ex/s', higherIsBetter: true },
-        { name: `parallel/${preset}/speedup-2-workers`, value: two / one, unit: 'ratio', higherIsBetter: true },
+        { name: `${caseName}/examples-per-s-1-worker`, value: one, unit: 'ex/s', higherIsBetter: true },
+        { name: `${caseName}/examples-per-s-2-workers`, value: two, unit: 'ex/s', higherIsBetter: true },
+        { name: `${caseName}/speedup-2-workers`, value: two / one, unit: 'ratio', higherIsBetter: true },
       ];
       return results;
     },

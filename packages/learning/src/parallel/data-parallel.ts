@@ -3,7 +3,7 @@ import { tf, EqpropError, ConfigError, type Batch, type Grads } from '@eqprop/co
 import type { ModelConfig } from '@eqprop/models';
 import { Trainer, EvalTotal, disposeGrads, type BatchResult, type EvalResult } from '../trainer.js';
 import type { ParticleStore } from '../particles.js';
-import type { EvaluatedMessage, FromWorker, ShardData, ShardResultMessage, ToWorker } from './protocol.js';
+import type { EvaluatedMessage, FromWorker, MemoryMessage, ShardData, ShardResultMessage, ToWorker } from './protocol.js';
 import { paramsChecksum } from './checksum.js';
 
 export interface DataParallelOptions {
@@ -68,7 +68,9 @@ export class DataParallelTrainer {
     const { trainer } = this;
     const beta = trainer.estimator.drawBeta();
     const n = batch.labels.length;
-    await Promise.all(this.pendingApply.splice(0));
+    // a worker handles its messages in order, so its share comes after the last update without
+    // waiting for it here; the update's reply is awaited with the share's
+    const applied = this.pendingApply.splice(0);
     const { bounds, shard, own } = this.split(batch);
     // workers' shares first, so they run while the leader computes its own
     const replies = this.replicas.map((r, i) => {
@@ -90,23 +92,25 @@ export class DataParallelTrainer {
       init?.forEach((t) => t.dispose());
     }
     const results = await Promise.all(replies);
+    await Promise.all(applied);
     if (trainer.particles) {
       trainer.particles.scatterArrays(ownIdx, mine.freeState!);
       results.forEach((r, i) => trainer.particles!.scatterArrays(batch.indices.subarray(bounds[i + 1], bounds[i + 2]), r.freeState!));
     }
-    // mean over the batch = (leader mean × n0 + Σ worker sums) / n
-    const mean: Grads = tf.tidy(() => {
-      const out: Grads = {};
-      for (const [name, g] of Object.entries(mine.grads)) {
-        let total = tf.mul(g, n0);
-        for (const r of results) total = tf.add(total, tf.tensor(r.grads[name], g.shape));
-        out[name] = tf.div(total, n);
-      }
-      return out;
-    });
+    // mean over the batch = Σ share means × share sizes / n, on the host (uploading every share's
+    // gradients to add them as tensors cost more than the sum); every replica applies these values
+    const shares = [n0, ...results.map((_, i) => bounds[i + 2] - bounds[i + 1])];
+    const host: Record<string, Float32Array> = {};
+    const mean: Grads = {};
+    for (const [name, g] of Object.entries(mine.grads)) {
+      host[name] = weightedMean([g.dataSync() as Float32Array, ...results.map((r) => r.grads[name])], shares, n);
+      mean[name] = tf.tensor(host[name], g.shape);
+    }
     disposeGrads(mine.grads);
-    const host = Object.fromEntries(Object.entries(mean).map(([k, v]) => [k, v.dataSync() as Float32Array]));
-    this.pendingApply = this.replicas.map((r) => r.request({ type: 'apply', grads: host, lrScale }));
+    this.pendingApply = this.replicas.map((r) => {
+      const copy = Object.fromEntries(Object.entries(host).map(([k, v]) => [k, v.slice()]));
+      return r.request({ type: 'apply', grads: copy, lrScale }, Object.values(copy).map((a) => a.buffer as ArrayBuffer));
+    });
     this.pendingApply.forEach((p) => p.catch(() => {})); // awaited (and rethrown) by the next batch or close()
     trainer.optimizer.step(mean, lrScale);
     disposeGrads(mean);
@@ -197,9 +201,28 @@ export class DataParallelTrainer {
     return [paramsChecksum(this.trainer.net.params), ...others.map((o) => o.value)];
   }
 
+  /** Live tensors and bytes of every replica (the leader's first), after pending updates. */
+  async memory(): Promise<{ numTensors: number; numBytes: number }[]> {
+    await Promise.all(this.pendingApply.splice(0));
+    const others = await Promise.all(this.replicas.map((r) => r.request<MemoryMessage>({ type: 'memory' })));
+    const { numTensors, numBytes } = tf.memory();
+    return [{ numTensors, numBytes }, ...others.map(({ numTensors, numBytes }) => ({ numTensors, numBytes }))];
+  }
+
   /** Waits for pending updates and stops the worker threads. */
   async close(): Promise<void> {
     await Promise.all(this.pendingApply.splice(0));
     await Promise.all(this.replicas.map((r) => r.worker.terminate()));
   }
+}
+
+/** Σ_k parts[k] × weights[k] / total, element by element, in double precision, rounded once. */
+function weightedMean(parts: ArrayLike<number>[], weights: number[], total: number): Float32Array {
+  const out = new Float32Array(parts[0].length);
+  for (let i = 0; i < out.length; i++) {
+    let sum = 0;
+    for (let k = 0; k < parts.length; k++) sum += parts[k][i] * weights[k];
+    out[i] = sum / total;
+  }
+  return out;
 }

@@ -27,8 +27,9 @@ function batch(b, size = 20) {
 const single = new Trainer(buildModel(model, new Rng(1)), config, { seed: 2, trainCount: count });
 const leader = new Trainer(buildModel(model, new Rng(1)), config, { seed: 2, trainCount: count });
 const par = await DataParallelTrainer.create(leader, model, 1, { workers: 2, backend: 'wasm' });
-let lossA = 0, lossB = 0, stepsA = 0, stepsB = 0, batchSteps = 0;
+let lossA = 0, lossB = 0, stepsA = 0, stepsB = 0, batchSteps = 0, memoryAfterOne;
 for (let b = 0; b < ${batches}; b++) {
+  if (b === 1) memoryAfterOne = await par.memory();
   const bA = batch(b), bB = batch(b);
   const rA = single.trainBatch(bA), rB = await par.trainBatch(bB);
   lossA += rA.loss;
@@ -38,6 +39,7 @@ for (let b = 0; b < ${batches}; b++) {
   batchSteps += rA.freeSteps;
   [bA, bB].forEach((t) => { t.x.dispose(); t.y.dispose(); });
 }
+const memoryAtEnd = await par.memory();
 let maxRel = 0;
 for (const name of Object.keys(single.net.params)) {
   const a = single.net.params[name].dataSync(), b = leader.net.params[name].dataSync();
@@ -61,7 +63,7 @@ storeA.layers.forEach((l, i) => l.forEach((v, j) => { storeDiff = Math.max(store
 const stored = storeB.layers.every((l) => l.some((v) => v !== 0));
 const sums = await par.checksums();
 await par.close();
-console.log(JSON.stringify({ evalA, evalB, evalLeak, persA, persB, storeDiff, stored, maxRel, particleDiff, sums, lossA, lossB, stepsA, stepsB, batchSteps, rngSame: single.rng.getState().join() === leader.rng.getState().join() }));
+console.log(JSON.stringify({ memoryAfterOne, memoryAtEnd, evalA, evalB, evalLeak, persA, persB, storeDiff, stored, maxRel, particleDiff, sums, lossA, lossB, stepsA, stepsB, batchSteps, rngSame: single.rng.getState().join() === leader.rng.getState().join() }));
 `;
 
 function run(extra: object, batches = 30) {
@@ -78,6 +80,8 @@ describe('data-parallel training', () => {
     expect(out.rngSame).toBe(true);
     expect(new Set(out.sums).size).toBe(1);
     expect(Math.abs(out.lossA - out.lossB) / out.lossA).toBeLessThan(1e-4);
+    // no replica keeps a tensor per batch (the exchanged gradients once leaked in the workers)
+    expect(out.memoryAtEnd.map((m: { numTensors: number }) => m.numTensors)).toEqual(out.memoryAfterOne.map((m: { numTensors: number }) => m.numTensors));
   });
 
   it('evaluates on all replicas: the error and loss of one, whatever the batch sizes, no tensor left', () => {

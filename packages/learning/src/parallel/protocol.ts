@@ -58,7 +58,7 @@ export interface ApplyMessage {
 
 export interface ShardResultMessage {
   type: 'result';
-  /** Gradient SUM over the shard (mean × shard size). */
+  /** Mean gradient over the shard. */
   grads: Record<string, Float32Array>;
   loss: number;
   errors: number;
@@ -67,5 +67,19 @@ export interface ShardResultMessage {
   freeState?: Float32Array[];
 }
 
-export type ToWorker = InitMessage | ShardMessage | EvaluateMessage | ApplyMessage | { type: 'checksum' } | { type: 'close' };
-export type FromWorker = { type: 'ready' } | ShardResultMessage | EvaluatedMessage | { type: 'applied' } | { type: 'checksum'; value: number } | { type: 'error'; message: string; name: string };
+/** A replica's live tensors and their bytes (tf.memory()), to find leaks. */
+export interface MemoryMessage {
+  type: 'memory';
+  numTensors: number;
+  numBytes: number;
+}
+
+export type ToWorker = InitMessage | ShardMessage | EvaluateMessage | ApplyMessage | { type: 'checksum' } | { type: 'memory' } | { type: 'close' };
+export type FromWorker =
+  | { type: 'ready' }
+  | ShardResultMessage
+  | EvaluatedMessage
+  | { type: 'applied' }
+  | { type: 'checksum'; value: number }
+  | MemoryMessage
+  | { type: 'error'; message: string; name: string };

@@ -42,12 +42,12 @@ port.on('message', async (msg: ToWorker) => {
       const n = msg.labels.length;
       const init = msg.init?.map((a, l) => tf.tensor(a, [n, ...t.net.layerShapes[l]]));
       const { grads, result, freeState } = t.computeGrads(batch, msg.beta, init);
-      const sums: Record<string, Float32Array> = {};
-      for (const [name, g] of Object.entries(grads)) sums[name] = tf.tidy(() => tf.mul(g, n)).dataSync() as Float32Array;
+      const means: Record<string, Float32Array> = {};
+      for (const [name, g] of Object.entries(grads)) means[name] = (g.dataSync() as Float32Array).slice();
       disposeGrads(grads);
       [x, y, ...(init ?? [])].forEach((v) => v.dispose());
-      const buffers = [...Object.values(sums), ...(msg.init ? (freeState ?? []) : [])].map((a) => a.buffer as ArrayBuffer);
-      send({ type: 'result', grads: sums, loss: result.loss * n, errors: result.errors, freeSteps: result.freeSteps, freeStepsPerExample: result.freeStepsPerExample, freeState: msg.init ? freeState : undefined }, buffers);
+      const buffers = [...Object.values(means), ...(msg.init ? (freeState ?? []) : [])].map((a) => a.buffer as ArrayBuffer);
+      send({ type: 'result', grads: means, loss: result.loss * n, errors: result.errors, freeSteps: result.freeSteps, freeStepsPerExample: result.freeStepsPerExample, freeState: msg.init ? freeState : undefined }, buffers);
     } else if (msg.type === 'evaluate') {
       const batch = shardBatch(msg);
       try {
@@ -73,6 +73,9 @@ port.on('message', async (msg: ToWorker) => {
       send({ type: 'applied' });
     } else if (msg.type === 'checksum') {
       send({ type: 'checksum', value: paramsChecksum(trainer!.net.params) });
+    } else if (msg.type === 'memory') {
+      const { numTensors, numBytes } = tf.memory();
+      send({ type: 'memory', numTensors, numBytes });
     } else if (msg.type === 'close') {
       trainer?.dispose();
       port.close();
