@@ -12,6 +12,7 @@ import { createSession, trainRun } from '../training-run.js';
 import { RunDir } from '../run-dir.js';
 import { matmulRate, medianMs, samplePeakMemory } from './measure.js';
 import { parallelCase } from './parallel-case.js';
+import { floorCase } from './floor-case.js';
 
 export interface BenchResult {
   name: string;
@@ -150,6 +151,8 @@ export function defaultSuite(): BenchCase[] {
   // halving the batch barely shortens it; at 500 the same network is compute-bound
   cases.push(parallelCase('laborieux2021-mlp'), parallelCase('scellier2017-1h'), parallelCase('laborieux2021-mlp', 12, 2, 500));
   cases.push(parallelCase('ernoult2019-conv', 3, 1));
+  // what an epoch of the MLP costs with no relaxation at all: projection, weight gradients, optimizer
+  cases.push(floorCase('laborieux2021-mlp'));
   for (const preset of ['laborieux2021-mlp', 'scellier2017-1h', 'ernoult2019-p1h']) {
     if (presetNames().includes(preset)) cases.push(epochCase(preset));
   }
