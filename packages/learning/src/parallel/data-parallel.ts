@@ -99,7 +99,7 @@ export class DataParallelTrainer {
     }
     // mean over the batch = Σ share means × share sizes / n, on the host (uploading every share's
     // gradients to add them as tensors cost more than the sum); every replica applies these values
-    const shares = [n0, ...results.map((_, i) => bounds[i + 2] - bounds[i + 1])];
+    const shares = bounds.slice(1).map((b, i) => b - bounds[i]); // examples per share, the leader's first
     const host: Record<string, Float32Array> = {};
     const mean: Grads = {};
     for (const [name, g] of Object.entries(mine.grads)) {
@@ -120,7 +120,7 @@ export class DataParallelTrainer {
       errors: mine.result.errors + results.reduce((s, r) => s + r.errors, 0),
       size: n,
       freeSteps: Math.max(mine.result.freeSteps, ...results.map((r) => r.freeSteps)),
-      freeStepsPerExample: (mine.result.freeStepsPerExample * n0 + results.reduce((s, r, i) => s + r.freeStepsPerExample * (bounds[i + 2] - bounds[i + 1]), 0)) / n,
+      freeStepsPerExample: (mine.result.freeStepsPerExample * n0 + results.reduce((s, r, i) => s + r.freeStepsPerExample * shares[i + 1], 0)) / n,
       residual: mine.result.residual,
     };
   }
