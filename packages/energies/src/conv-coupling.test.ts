@@ -8,6 +8,7 @@ import { EnergyNetwork } from './network.js';
 import { hardSigmoid } from './activations.js';
 import { TermCache } from './term.js';
 import { POOL_KINDS, type Pooling } from './pooling.js';
+import { conv2dBackpropInput, convOutputSize, flipKernel, kernelRow } from './conv-ops.js';
 import { randomActs, relError } from './test-utils.js';
 
 // The closed forms run on wasm (every op they use must exist there); the reference is tf.grad of
@@ -37,16 +38,20 @@ interface Case {
   pool?: Pooling;
   /** rows of the lower layer set to 0: all-zero windows make ties in the max-pool */
   zeroRows?: number;
+  /** whether the lower field's transposed convolution is done row by row (transposeByRows) */
+  byRows: boolean;
 }
 
 const CASES: Case[] = [
-  { title: 'max-pool 2, no padding', lower: [6, 6, 2], kernel: [3, 3, 2, 3], pool: { kind: 'max', size: 2 } },
-  { title: 'max-pool 2 with ties (blank rows)', lower: [8, 8, 2], kernel: [3, 3, 2, 3], pool: { kind: 'max', size: 2 }, zeroRows: 5 },
-  { title: 'max-pool 2, padding 1 (Laborieux CIFAR)', lower: [4, 4, 3], kernel: [3, 3, 3, 4], padding: 1, pool: { kind: 'max', size: 2 } },
-  { title: 'avg-pool 3, padding 1', lower: [6, 6, 2], kernel: [3, 3, 2, 3], padding: 1, pool: { kind: 'avg', size: 3 } },
-  { title: 'no pooling, 5×5 kernel', lower: [7, 7, 1], kernel: [5, 5, 1, 2] },
-  { title: 'stride 2, padding 1, no pooling', lower: [7, 7, 2], kernel: [3, 3, 2, 4], stride: 2, padding: 1 },
-  { title: 'stride 2 then max-pool 2', lower: [9, 9, 1], kernel: [3, 3, 1, 2], stride: 2, pool: { kind: 'max', size: 2 } },
+  { title: 'max-pool 2, no padding', lower: [6, 6, 2], kernel: [3, 3, 2, 3], pool: { kind: 'max', size: 2 }, byRows: true },
+  { title: 'max-pool 2 with ties (blank rows)', lower: [8, 8, 2], kernel: [3, 3, 2, 3], pool: { kind: 'max', size: 2 }, zeroRows: 5, byRows: true },
+  { title: 'max-pool 2, padding 1 (Laborieux CIFAR)', lower: [4, 4, 3], kernel: [3, 3, 3, 4], padding: 1, pool: { kind: 'max', size: 2 }, byRows: false },
+  { title: 'max-pool 2, 5×5, padding 1: rows cut at both ends', lower: [8, 8, 2], kernel: [5, 5, 2, 3], padding: 1, pool: { kind: 'max', size: 2 }, byRows: true },
+  { title: 'avg-pool 3, padding 1', lower: [6, 6, 2], kernel: [3, 3, 2, 3], padding: 1, pool: { kind: 'avg', size: 3 }, byRows: false },
+  { title: 'no pooling, 5×5 kernel', lower: [7, 7, 1], kernel: [5, 5, 1, 2], byRows: true },
+  { title: 'no pooling, 4×3 kernel on a 9×6 layer', lower: [9, 6, 2], kernel: [4, 3, 2, 3], byRows: true },
+  { title: 'stride 2, padding 1, no pooling', lower: [7, 7, 2], kernel: [3, 3, 2, 4], stride: 2, padding: 1, byRows: false },
+  { title: 'stride 2 then max-pool 2', lower: [9, 9, 1], kernel: [3, 3, 1, 2], stride: 2, pool: { kind: 'max', size: 2 }, byRows: false },
 ];
 
 /** Φ = Σ a_up · P(conv(a_low, K)) with plain tf ops: the reference tf.grad differentiates. */
@@ -75,6 +80,7 @@ describe('conv coupling: closed forms on wasm equal tf.grad of Φ', () => {
       // closed forms, wasm
       await setupBackend('wasm');
       const term = new ConvCoupling(1, 2, tf.variable(ten(K)), { inputShape: c.lower, stride: c.stride, padding: c.padding, pool: c.pool });
+      expect(term.transposesByRows).toBe(c.byRows);
       const up = random(rng, [batch, ...term.outputShape], 0, 1);
       const up2 = random(rng, [batch, ...term.outputShape], 0, 1);
       const before = tf.memory().numTensors;
@@ -144,6 +150,31 @@ describe('conv coupling: closed forms on wasm equal tf.grad of Φ', () => {
       const expected = tf.mul(tf.sub(ten(got.ga), ten(got.gb)), -1.5);
       expect(relError(ten(got.diff), expected)).toBeLessThan(1e-4);
     });
+  });
+});
+
+describe('the transposed convolution row by row', () => {
+  it('equals the padded convolution for every padding of 3×3 and 5×5 kernels, on non-square layers', () => {
+    const rng = new Rng(21);
+    for (const [kh, kw] of [[3, 3], [5, 5], [5, 3]]) {
+      for (let p = 0; p < Math.min(kh, kw); p++) {
+        for (const batch of [1, 3]) {
+          const lower = [9, 7, 2];
+          const g = { stride: 1, padding: p };
+          const [oh, ow] = [convOutputSize(lower[0], kh, g), convOutputSize(lower[1], kw, g)];
+          tf.tidy(() => {
+            const K = ten(random(rng, [kh, kw, 2, 3]));
+            const dy = ten(random(rng, [batch, oh, ow, 3]));
+            const flipped = flipKernel(K);
+            const rows = Array.from({ length: kh }, (_, r) => kernelRow(flipped, r));
+            const padded = conv2dBackpropInput(dy, K, flipped, lower, g);
+            const byRows = conv2dBackpropInput(dy, K, flipped, lower, g, rows);
+            expect(byRows.shape).toEqual([batch, ...lower]);
+            expect(relError(byRows, padded), `kernel ${kh}×${kw}, padding ${p}, batch ${batch}`).toBeLessThan(1e-6);
+          });
+        }
+      }
+    }
   });
 });
 

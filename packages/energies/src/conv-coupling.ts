@@ -1,5 +1,5 @@
 import { tf, ShapeError, type Grads, type Params } from '@eqprop/core';
-import { conv2d, conv2dBackpropFilter, conv2dBackpropInput, convOutputSize, flipKernel, type ConvGeometry } from './conv-ops.js';
+import { conv2d, conv2dBackpropFilter, conv2dBackpropInput, convOutputSize, flipKernel, kernelRow, transposeByRows, type ConvGeometry } from './conv-ops.js';
 import { checkPooling, maxPoolMask, NO_POOLING, pool, unpool, type Pooling } from './pooling.js';
 import type { Term, TermCache } from './term.js';
 
@@ -60,6 +60,8 @@ export class ConvCoupling implements Term {
   readonly inputShape: number[];
   /** Per-example shape of the upper layer. */
   readonly outputShape: number[];
+  /** Whether the lower layer's field is a transposed convolution done row by row (transposeByRows). */
+  readonly transposesByRows: boolean;
 
   constructor(
     readonly lower: number,
@@ -76,6 +78,8 @@ export class ConvCoupling implements Term {
     this.pool = opts.pool ?? NO_POOLING;
     this.inputShape = opts.inputShape.slice();
     this.outputShape = convLayerShape(this.inputShape, kernel.shape, this.geometry, this.pool, name);
+    const kh = kernel.shape[0];
+    this.transposesByRows = transposeByRows(convOutputSize(this.inputShape[0], kh, this.geometry), this.inputShape[0], kh, this.geometry);
   }
 
   private get routed(): boolean {
@@ -100,7 +104,10 @@ export class ConvCoupling implements Term {
       const key = `${this.name}*${scale}`;
       const kernel = scale === 1 ? this.kernel : cache.shared(key, () => tf.mul(this.kernel, scale));
       const flipped = cache.shared(`${key}:flip`, () => flipKernel(kernel));
-      return conv2dBackpropInput(unpool(acts[this.upper], this.pool, mask), kernel, flipped, this.inputShape, this.geometry);
+      const rows = this.transposesByRows
+        ? Array.from({ length: this.kernel.shape[0] }, (_, r) => cache.shared(`${key}:row${r}`, () => kernelRow(flipped, r)))
+        : undefined;
+      return conv2dBackpropInput(unpool(acts[this.upper], this.pool, mask), kernel, flipped, this.inputShape, this.geometry, rows);
     });
   }
 

@@ -11,7 +11,7 @@ export { EnergyNetwork, BoundNetwork } from './network.js';
 export type { EnergyNetworkSpec, NetworkForm, Nudge } from './network.js';
 export { ConvCoupling, convLayerShape } from './conv-coupling.js';
 export type { ConvCouplingOptions } from './conv-coupling.js';
-export { conv2dBackpropFilter, conv2dBackpropInput, convOutputSize, flipKernel } from './conv-ops.js';
+export { conv2dBackpropFilter, conv2dBackpropInput, convOutputSize, flipKernel, kernelRow, transposeByRows } from './conv-ops.js';
 export type { ConvGeometry } from './conv-ops.js';
 export { POOL_KINDS, NO_POOLING, maxPoolMask, unpool } from './pooling.js';
 export type { PoolKind, Pooling } from './pooling.js';
