@@ -13,6 +13,7 @@ import { RunDir } from '../run-dir.js';
 import { matmulRate, medianMs, samplePeakMemory } from './measure.js';
 import { parallelCase } from './parallel-case.js';
 import { floorCase } from './floor-case.js';
+import { transposeCase } from './transpose-case.js';
 
 export interface BenchResult {
   name: string;
@@ -138,6 +139,8 @@ export function defaultSuite(): BenchCase[] {
   }
   // the free phase stopped on a residual of 1e-4: the same equilibrium as T = 200 in fewer steps (the
   // alternating schedule is faster still but, through max-pooling, settles in another equilibrium)
+  // the lower field of the second conv layer: padded transposed convolution against one per kernel row
+  cases.push(transposeCase('ernoult2019-conv'));
   cases.push(batchCase('ernoult2019-conv'), batchCase('ernoult2019-conv', { tol: 1e-4 }, 'tol1e-4'));
   // the tolerance per example (settled examples leave the batch), 10× tighter: per-example stops at
   // 1e-4 cut some slowly settling examples short, 1e-5 matches T = 300's gradients (cosine ≥ 0.99995)
