@@ -28,10 +28,11 @@ export function flipKernel(kernel: tf.Tensor): tf.Tensor4D {
  * Whether a stride-1 transposed convolution is cheaper as one convolution per kernel row (see
  * conv2dBackpropInput). Written as a forward convolution of dy padded by k − 1 − p, it computes
  * every output row against all kh kernel rows, the zero rows of the padding included; row by row
- * it computes only the rows of dy: (rows of dy) / (rows of the output) of the work, for kh − 1
- * extra pads and an addN. Measured on wasm for the MNIST convnet's second layer (8 rows of dy, 12
- * of output, 5×5, 64 → 32 channels): 0.65–0.76 of the padded convolution's time at batches 1–20.
- * Not worth it where the output is barely larger than dy (padding p near k − 1, as "same" convs).
+ * it computes only the rows of dy: (rows of dy) / (rows of the output) of the work, in kh
+ * convolutions, kh pads and an addN instead of one op. On wasm, for the MNIST convnet's second
+ * layer (8 rows of dy, 12 of output, 5×5, 64 → 32 channels; `eqprop bench --only transpose`):
+ * 1.35–1.43× faster at batches 10 and 20, 1.04–1.13× at 1. Not worth it where the output is
+ * barely larger than dy (padding p near k − 1, as in "same" convs).
  */
 export function transposeByRows(dyRows: number, outRows: number, kernelRows: number, g: ConvGeometry): boolean {
   return g.stride === 1 && kernelRows > 1 && g.padding <= kernelRows - 1 && dyRows <= 0.75 * outRows;
