@@ -133,7 +133,7 @@ describe('conv coupling: closed forms on wasm equal tf.grad of Φ', () => {
 
   it('clamped input below: the upper field is static and the EP difference takes one kernel gradient', async () => {
     const rng = new Rng(7);
-    const c: Case = { title: '', lower: [8, 8, 1], kernel: [5, 5, 1, 2], pool: { kind: 'max', size: 2 } };
+    const c: Case = { title: '', lower: [8, 8, 1], kernel: [5, 5, 1, 2], pool: { kind: 'max', size: 2 }, byRows: true };
     const x = random(rng, [2, 8, 8, 1], 0, 1);
     const K = random(rng, c.kernel, -0.5, 0.5);
     const term = new ConvCoupling(0, 1, tf.variable(ten(K)), { inputShape: c.lower, pool: c.pool });
