@@ -176,6 +176,20 @@ describe('the transposed convolution row by row', () => {
       }
     }
   });
+
+  it('a kernel row that reaches no output row (padding wider than the convolution output) adds nothing', () => {
+    const rng = new Rng(22);
+    const lower = [4, 4, 2];
+    const g = { stride: 1, padding: 3 };
+    expect(convOutputSize(4, 9, g)).toBe(2);
+    tf.tidy(() => {
+      const K = ten(random(rng, [9, 9, 2, 3]));
+      const dy = ten(random(rng, [2, 2, 2, 3]));
+      const flipped = flipKernel(K);
+      const rows = Array.from({ length: 9 }, (_, r) => kernelRow(flipped, r));
+      expect(relError(conv2dBackpropInput(dy, K, flipped, lower, g, rows), conv2dBackpropInput(dy, K, flipped, lower, g))).toBeLessThan(1e-6);
+    });
+  });
 });
 
 describe('per-channel bias of a conv layer', () => {

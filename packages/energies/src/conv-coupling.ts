@@ -78,8 +78,7 @@ export class ConvCoupling implements Term {
     this.pool = opts.pool ?? NO_POOLING;
     this.inputShape = opts.inputShape.slice();
     this.outputShape = convLayerShape(this.inputShape, kernel.shape, this.geometry, this.pool, name);
-    const kh = kernel.shape[0];
-    this.transposesByRows = transposeByRows(convOutputSize(this.inputShape[0], kh, this.geometry), this.inputShape[0], kh, this.geometry);
+    this.transposesByRows = transposeByRows(convOutputSize(this.inputShape[0], kernel.shape[0], this.geometry), this.inputShape[0], this.geometry);
   }
 
   private get routed(): boolean {

@@ -34,8 +34,8 @@ export function flipKernel(kernel: tf.Tensor): tf.Tensor4D {
  * 1.35–1.43× faster at batches 10 and 20, 1.04–1.13× at 1. Not worth it where the output is
  * barely larger than dy (padding p near k − 1, as in "same" convs).
  */
-export function transposeByRows(dyRows: number, outRows: number, kernelRows: number, g: ConvGeometry): boolean {
-  return g.stride === 1 && kernelRows > 1 && g.padding <= kernelRows - 1 && dyRows <= 0.75 * outRows;
+export function transposeByRows(dyRows: number, outRows: number, g: ConvGeometry): boolean {
+  return g.stride === 1 && dyRows <= 0.75 * outRows;
 }
 
 /** Row r of a flipped kernel (from flipKernel) as a [1, kw, out, in] kernel: an operand of the row-by-row transposed convolution. */
@@ -84,8 +84,10 @@ function transposeRowByRow(dy: tf.Tensor4D, rows: readonly tf.Tensor[], H: numbe
       let c = tf.conv2d(dy, row as tf.Tensor4D, 1, pw === 0 ? 'valid' : colPad);
       const top = ph - r; // output row of dy's row 0
       const [from, to] = [Math.max(0, -top), Math.min(dyRows, H - top)]; // dy rows inside the output
-      if (from > 0 || to < dyRows) c = tf.slice(c, [0, from, 0, 0], [n, Math.max(0, to - from), -1, -1]);
-      return tf.pad(c, [[0, 0], [Math.max(0, top), H - Math.max(0, top) - Math.max(0, to - from)], [0, 0], [0, 0]]);
+      const kept = Math.max(0, to - from); // 0 where a padding wider than dy keeps the row out of the output
+      if (kept < dyRows) c = tf.slice(c, [0, from, 0, 0], [n, kept, -1, -1]);
+      const above = Math.max(0, top);
+      return tf.pad(c, [[0, 0], [above, H - above - kept], [0, 0], [0, 0]]);
     });
     return tf.addN(parts) as tf.Tensor4D;
   });

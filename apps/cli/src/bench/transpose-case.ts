@@ -1,6 +1,6 @@
 import { tf, Rng } from '@eqprop/core';
 import { buildModel, type ModelConfig } from '@eqprop/models';
-import { ConvCoupling, conv2dBackpropInput, flipKernel, kernelRow } from '@eqprop/energies';
+import { ConvCoupling, conv2dBackpropInput, convOutputSize, flipKernel, kernelRow } from '@eqprop/energies';
 import { getPreset } from '../presets/index.js';
 import { medianMs } from './measure.js';
 import type { BenchCase } from './suite.js';
@@ -19,7 +19,8 @@ export function transposeCase(preset: string, batchSizes = [1, 10, 20], runs = 3
       if (!term) throw new Error(`preset ${preset} has no conv coupling with a free lower layer`);
       const flipped = flipKernel(term.kernel);
       const rows = Array.from({ length: term.kernel.shape[0] }, (_, r) => kernelRow(flipped, r));
-      const convShape = [term.outputShape[0] * term.pool.size, term.outputShape[1] * term.pool.size, term.outputShape[2]];
+      const [kh, kw, , cout] = term.kernel.shape;
+      const convShape = [convOutputSize(term.inputShape[0], kh, term.geometry), convOutputSize(term.inputShape[1], kw, term.geometry), cout];
       const results = batchSizes.flatMap((n) => {
         const dy = tf.randomUniform([n, ...convShape]);
         const time = (withRows: boolean) =>
