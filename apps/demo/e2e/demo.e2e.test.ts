@@ -1,6 +1,7 @@
-// End-to-end: the built demo (dist/) in Debian's headless Chromium, driven by playwright-core.
-// Needs `pnpm --filter demo build` first (turbo's `test` task depends on `build`) and
-// `apt-get install -y chromium`. CHROMIUM_PATH overrides the browser; EQPROP_SKIP_E2E=1 skips.
+// End-to-end: the built demo (dist/) in headless Chromium, driven by playwright-core. Needs
+// `pnpm --filter demo build` first (turbo's `test` task depends on `build`). The browser:
+// CHROMIUM_PATH if set, else the Chromium bundled in the npm package @sparticuz/chromium, else
+// Debian's /usr/bin/chromium; with none, the suite is skipped and `pnpm test` names it.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,13 +10,16 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundledChromium } from '../../../scripts/bundled-chromium.mjs';
+import { recordSkip } from '../../../scripts/test-skips.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const dist = resolve(here, '../dist');
 const shots = resolve(here, '../../../docs/screenshots');
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const BATCHES = 200;
-const skip = process.env.EQPROP_SKIP_E2E === '1';
+const SUITE = 'demo end-to-end (headless Chromium)';
+const browser = findBrowser();
+if ('missing' in browser) recordSkip({ suite: SUITE, reason: browser.missing, command: 'CHROMIUM_PATH=/path/to/chromium pnpm --filter demo test' });
 
 /** window.eqpropDemo, set by src/main.ts. */
 interface Probe {
@@ -51,7 +55,18 @@ function serve(root: string): Promise<Server> {
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
 }
 
-describe.skipIf(skip)('demo in headless Chromium', () => {
+type Browser = { executable: string; env: Record<string, string>; source: string } | { missing: string };
+
+function findBrowser(): Browser {
+  const given = process.env.CHROMIUM_PATH;
+  if (given) return existsSync(given) ? { executable: given, env: {}, source: 'CHROMIUM_PATH' } : { missing: `CHROMIUM_PATH=${given} does not exist` };
+  const bundled = bundledChromium();
+  if (!('missing' in bundled)) return { executable: bundled.executable, env: bundled.env, source: `@sparticuz/chromium ${bundled.version}` };
+  if (existsSync('/usr/bin/chromium')) return { executable: '/usr/bin/chromium', env: {}, source: 'Debian chromium' };
+  return { missing: `no browser: ${bundled.missing}, and /usr/bin/chromium does not exist` };
+}
+
+describe.skipIf('missing' in browser)(SUITE, () => {
   let server: Server;
   let context: BrowserContext;
   let page: Page;
@@ -62,12 +77,14 @@ describe.skipIf(skip)('demo in headless Chromium', () => {
 
   beforeAll(async () => {
     if (!existsSync(join(dist, 'index.html'))) throw new Error(`${dist}/index.html not found: run \`pnpm --filter demo build\` first`);
-    if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} not found: install Chromium (\`apt-get install -y chromium\`) or set CHROMIUM_PATH`);
+    if ('missing' in browser) return;
+    console.log(`demo e2e: browser ${browser.executable} (${browser.source})`);
     server = await serve(dist);
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     userDir = mkdtempSync(join(tmpdir(), 'eqprop-demo-'));
     context = await chromium.launchPersistentContext(userDir, {
-      executablePath: chromiumPath,
+      executablePath: browser.executable,
+      env: { ...process.env, ...browser.env },
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
       viewport: { width: 1280, height: 900 },
