@@ -1,7 +1,7 @@
-import type { tf, Batch, Grads, State } from '@eqprop/core';
+import type { tf, Batch, Grads, Reads, State } from '@eqprop/core';
 import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
-import { Trainer, type BatchResult, type TrainerConfig, type TrainerOptions } from '@eqprop/learning';
+import { Trainer, type GradsOfBatch, type TrainerConfig, type TrainerOptions } from '@eqprop/learning';
 
 /** Anything that turns a batch into training gradients at a free state (BPTT, RBP, CHL estimators). */
 export interface GradientSource {
@@ -23,17 +23,16 @@ export class SourceTrainer extends Trainer {
     this.source = makeSource(this.solver);
   }
 
-  override computeGrads(batch: Batch, _beta: number, init?: State): { grads: Grads; result: BatchResult; freeState?: Float32Array[] } {
+  override *computeGradsReads(batch: Batch, _beta: number, init?: State): Reads<GradsOfBatch> {
     const bound = this.net.bind(batch.x);
     const start = init ?? (this.particles ? this.particles.gather(batch.indices) : this.net.zeroState(batch.labels.length));
     try {
       const est = this.source.estimate({ bound, y: batch.y, init: start });
       try {
         // the EP trainer's one-read summary, with its NaN/Inf checks on parameters, states and gradients
-        const result = this.summarise(est.state, batch, { steps: this.config.freeSteps, meanSteps: this.config.freeSteps, residual: Number.NaN }, { bound, grads: est.grads });
-        let freeState: Float32Array[] | undefined;
-        if (init) freeState = est.state.map((t) => t.dataSync() as Float32Array);
-        else if (this.particles) this.particles.scatter(batch.indices, est.state);
+        const relaxation = { steps: this.config.freeSteps, meanSteps: this.config.freeSteps, residual: Number.NaN };
+        const result = yield* this.summariseReads(est.state, batch, relaxation, { bound, grads: est.grads });
+        const freeState = yield* this.keepFreeState(batch, est.state, init !== undefined);
         return { grads: est.grads, result, freeState };
       } catch (e) {
         Object.values(est.grads).forEach((t) => t.dispose());

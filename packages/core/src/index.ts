@@ -1,8 +1,12 @@
-export { tf, setupBackend, defaultBackend, isBackendName, BACKENDS } from './backend.js';
-export type { BackendName } from './backend.js';
+export { tf, setupBackend, defaultBackend, isBackendName, BACKENDS, backendInfo, describeBackend } from './backend.js';
+export type { BackendName, BackendRequest, BackendInfo } from './backend.js';
+export { adapterLabel } from './webgpu-adapter.js';
+export type { AdapterInfo } from './webgpu-adapter.js';
 export { EqpropError, ConfigError, DataFormatError, NumericalError, ShapeError, check } from './errors.js';
 export { Rng } from './rng.js';
 export type { RngState } from './rng.js';
 export type { State, Params, Grads, Batch } from './types.js';
 export { disposeAll, assertFinite, serializeTensor, deserializeTensor, addGrads, compareGrads, bytesToBase64, base64ToBytes, takeRows } from './tensors.js';
 export type { SerializedTensor } from './tensors.js';
+export { readValues, readOnce, runSync, runAsync, runOnBackend, hasSyncReads, fetchToHost } from './host-reads.js';
+export type { Reads, HostValues } from './host-reads.js';

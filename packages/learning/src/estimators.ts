@@ -1,4 +1,4 @@
-import { tf, ConfigError, type Grads, type Rng, type State } from '@eqprop/core';
+import { tf, ConfigError, runSync, type Grads, type Reads, type Rng, type State } from '@eqprop/core';
 import type { BoundNetwork } from '@eqprop/energies';
 import type { Relaxation, RelaxOptions, Solver } from '@eqprop/solvers';
 
@@ -46,10 +46,15 @@ export class EpEstimator {
     return this.kind === 'random-sign' ? this.beta * this.rng!.sign() : this.beta;
   }
 
-  /** Runs the free phase, then the nudged phase(s) from the free state. */
+  /** Runs the free phase, then the nudged phase(s) from the free state (synchronous reads). */
   estimate(req: EstimateRequest, beta = this.drawBeta()): Estimate {
-    const free = req.solver.relax(req.bound, req.init, req.free);
-    return this.estimateFrom(req, free, beta);
+    return runSync(this.estimateReads(req, beta));
+  }
+
+  /** `estimate` as a Reads program (run it with runAsync where reads are asynchronous). */
+  *estimateReads(req: EstimateRequest, beta = this.drawBeta()): Reads<Estimate> {
+    const free = yield* req.solver.relaxReads(req.bound, req.init, req.free);
+    return yield* this.estimateFromReads(req, free, beta);
   }
 
   /**
@@ -57,15 +62,20 @@ export class EpEstimator {
    * `beta` is signed for random-sign; data-parallel workers receive the one the leader drew.
    */
   estimateFrom(req: EstimateRequest, free: Relaxation, beta = this.drawBeta()): Estimate {
+    return runSync(this.estimateFromReads(req, free, beta));
+  }
+
+  /** `estimateFrom` as a Reads program. */
+  *estimateFromReads(req: EstimateRequest, free: Relaxation, beta = this.drawBeta()): Reads<Estimate> {
     const { bound, y, solver } = req;
-    const nudge = (b: number) => solver.relax(bound, free.state, { ...req.nudged, nudge: { beta: b, y } });
+    const nudge = (b: number) => solver.relaxReads(bound, free.state, { ...req.nudged, nudge: { beta: b, y } });
     let nudged: Relaxation[];
     let grads: Grads;
     if (this.kind === 'symmetric') {
-      nudged = [nudge(beta), nudge(-beta)];
+      nudged = [yield* nudge(beta), yield* nudge(-beta)];
       grads = bound.paramGradsDiff(nudged[0].state, nudged[1].state, 1 / (2 * beta));
     } else {
-      nudged = [nudge(beta)];
+      nudged = [yield* nudge(beta)];
       grads = bound.paramGradsDiff(nudged[0].state, free.state, 1 / beta);
     }
     Object.assign(grads, costParamGrads(bound, free.state, y));

@@ -1,4 +1,4 @@
-import { tf, ConfigError, type State } from '@eqprop/core';
+import { tf, ConfigError, readValues, runSync, type Reads, type State } from '@eqprop/core';
 
 /**
  * Persistent particles (Scellier & Bengio 2017): the last free equilibrium of every example of a
@@ -32,7 +32,14 @@ export class ParticleStore {
   }
 
   scatter(indices: Int32Array, state: State): void {
-    this.scatterArrays(indices, state.map((t) => t.dataSync() as Float32Array));
+    runSync(this.scatterReads(indices, state));
+  }
+
+  /** `scatter` as a Reads program (one read per layer). */
+  *scatterReads(indices: Int32Array, state: State): Reads<void> {
+    const arrays: Float32Array[] = [];
+    for (const t of state) arrays.push((yield* readValues(t)) as Float32Array);
+    this.scatterArrays(indices, arrays);
   }
 
   scatterArrays(indices: Int32Array, arrays: Float32Array[]): void {

@@ -1,4 +1,4 @@
-import { tf, ConfigError, NumericalError, Rng, type Batch, type Grads, type State } from '@eqprop/core';
+import { tf, ConfigError, NumericalError, Rng, readOnce, readValues, runOnBackend, runSync, type Batch, type Grads, type Reads, type State } from '@eqprop/core';
 import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
 import { FixedPoint, GradientDescent, type FixedPointSchedule, type NudgePlacement, type Relaxation, type RelaxOptions, type Solver } from '@eqprop/solvers';
 import { EpEstimator, disposeRelaxation, type EstimatorKind } from './estimators.js';
@@ -67,6 +67,13 @@ export interface BatchResult {
   residual: number;
 }
 
+/** The mean gradient of a batch (or share), its summary, and its free state when the caller keeps the particles. */
+export interface GradsOfBatch {
+  grads: Grads;
+  result: BatchResult;
+  freeState?: Float32Array[];
+}
+
 export interface EvalResult {
   error: number;
   loss: number;
@@ -123,8 +130,19 @@ export class Trainer {
     }
   }
 
+  /** One training step (free phase, nudged phase(s), optimizer step) with synchronous reads. */
   trainBatch(batch: Batch, lrScale = 1): BatchResult {
-    const { grads, result } = this.computeGrads(batch, this.estimator.drawBeta());
+    return runSync(this.trainBatchReads(batch, lrScale));
+  }
+
+  /** `trainBatch` on any backend: its reads are asynchronous where the backend's are (WebGPU in Node). */
+  trainBatchAsync(batch: Batch, lrScale = 1): Promise<BatchResult> {
+    return runOnBackend(this.trainBatchReads(batch, lrScale));
+  }
+
+  /** `trainBatch` as a Reads program. */
+  *trainBatchReads(batch: Batch, lrScale = 1): Reads<BatchResult> {
+    const { grads, result } = yield* this.computeGradsReads(batch, this.estimator.drawBeta());
     this.optimizer.step(grads, lrScale);
     disposeGrads(grads);
     return result;
@@ -135,11 +153,16 @@ export class Trainer {
    * the mean EP gradient over the batch, its loss and errors. Updates persistent particles
    * unless `init` is given (the data-parallel leader keeps the particles then).
    */
-  computeGrads(batch: Batch, beta: number, init?: State): { grads: Grads; result: BatchResult; freeState?: Float32Array[] } {
+  computeGrads(batch: Batch, beta: number, init?: State): GradsOfBatch {
+    return runSync(this.computeGradsReads(batch, beta, init));
+  }
+
+  /** `computeGrads` as a Reads program: what a trainer with another gradient source overrides. */
+  *computeGradsReads(batch: Batch, beta: number, init?: State): Reads<GradsOfBatch> {
     const bound = this.net.bind(batch.x);
     const start = init ?? (this.particles ? this.particles.gather(batch.indices) : this.net.zeroState(batch.labels.length));
     try {
-      const est = this.estimator.estimate(
+      const est = yield* this.estimator.estimateReads(
         {
           bound,
           y: batch.y,
@@ -153,7 +176,7 @@ export class Trainer {
       let result: BatchResult;
       try {
         // one read: loss, predictions and the finiteness of parameters, states, energy, gradients
-        result = this.summarise(est.free.state, batch, est.free, { bound, grads: est.grads });
+        result = yield* this.summariseReads(est.free.state, batch, est.free, { bound, grads: est.grads });
       } catch (e) {
         disposeGrads(est.grads);
         disposeRelaxation(est.free);
@@ -161,23 +184,43 @@ export class Trainer {
       } finally {
         est.nudged.forEach(disposeRelaxation);
       }
-      let freeState: Float32Array[] | undefined;
-      if (init) freeState = est.free.state.map((t) => t.dataSync() as Float32Array);
-      else if (this.particles) this.particles.scatter(batch.indices, est.free.state);
-      disposeRelaxation(est.free);
-      return { grads: est.grads, result, freeState };
+      try {
+        const freeState = yield* this.keepFreeState(batch, est.free.state, init !== undefined);
+        return { grads: est.grads, result, freeState };
+      } finally {
+        disposeRelaxation(est.free);
+      }
     } finally {
       if (!init) start.forEach((t) => t.dispose());
       bound.dispose();
     }
   }
 
+  /**
+   * Where a batch's free equilibrium goes: back to the caller as arrays when it gave the start
+   * (a data-parallel share; the leader keeps the particles), else into the persistent particles.
+   */
+  protected *keepFreeState(batch: Batch, state: State, toCaller: boolean): Reads<Float32Array[] | undefined> {
+    if (toCaller) {
+      const arrays: Float32Array[] = [];
+      for (const t of state) arrays.push((yield* readValues(t)) as Float32Array);
+      return arrays;
+    }
+    if (this.particles) yield* this.particles.scatterReads(batch.indices, state);
+    return undefined;
+  }
+
   /** Free equilibrium of a batch, from zero or from `init` (evaluation, prediction). Caller disposes the state. */
   relaxFree(x: tf.Tensor, steps = this.config.evalSteps ?? this.config.freeSteps, init?: State): State {
+    return runSync(this.relaxFreeReads(x, steps, init));
+  }
+
+  /** `relaxFree` as a Reads program. */
+  *relaxFreeReads(x: tf.Tensor, steps = this.config.evalSteps ?? this.config.freeSteps, init?: State): Reads<State> {
     const bound = this.net.bind(x);
     const start = init ?? this.net.zeroState(x.shape[0]);
     try {
-      return this.solver.relax(bound, start, { maxSteps: steps, ...this.tolerance() }).state;
+      return (yield* this.solver.relaxReads(bound, start, { maxSteps: steps, ...this.tolerance() })).state;
     } finally {
       if (!init) start.forEach((t) => t.dispose());
       bound.dispose();
@@ -190,10 +233,20 @@ export class Trainer {
    * batches: their x and y are disposed.
    */
   evaluate(batches: Iterable<Batch>, particles?: ParticleStore): EvalResult {
+    return runSync(this.evaluateReads(batches, particles));
+  }
+
+  /** `evaluate` on any backend (asynchronous reads where the backend needs them). */
+  evaluateAsync(batches: Iterable<Batch>, particles?: ParticleStore): Promise<EvalResult> {
+    return runOnBackend(this.evaluateReads(batches, particles));
+  }
+
+  /** `evaluate` as a Reads program. */
+  *evaluateReads(batches: Iterable<Batch>, particles?: ParticleStore): Reads<EvalResult> {
     const total = new EvalTotal();
     for (const batch of batches) {
       try {
-        total.add(this.evaluateBatch(batch, particles));
+        total.add(yield* this.evaluateBatchReads(batch, particles));
       } finally {
         batch.x.dispose();
         batch.y.dispose();
@@ -204,12 +257,17 @@ export class Trainer {
 
   /** Errors and mean cost of one batch at its free equilibrium, as evaluate() (its tensors stay the caller's). */
   evaluateBatch(batch: Batch, particles?: ParticleStore): BatchResult {
+    return runSync(this.evaluateBatchReads(batch, particles));
+  }
+
+  /** `evaluateBatch` as a Reads program. */
+  *evaluateBatchReads(batch: Batch, particles?: ParticleStore): Reads<BatchResult> {
     const init = particles?.gather(batch.indices);
     let state: State | undefined;
     try {
-      state = this.relaxFree(batch.x, undefined, init);
-      particles?.scatter(batch.indices, state);
-      return this.summarise(state, batch);
+      state = yield* this.relaxFreeReads(batch.x, undefined, init);
+      if (particles) yield* particles.scatterReads(batch.indices, state);
+      return yield* this.summariseReads(state, batch);
     } finally {
       state?.forEach((t) => t.dispose());
       init?.forEach((t) => t.dispose());
@@ -221,7 +279,12 @@ export class Trainer {
    * same read also tells whether every parameter, every layer's state, the energy and every
    * gradient is finite; NaN or Inf throws a NumericalError naming the first culprit.
    */
-  protected summarise(state: State, batch: Batch, relaxation?: Pick<Relaxation, 'steps' | 'meanSteps' | 'residual'>, check?: { bound: BoundNetwork; grads: Grads }): BatchResult {
+  protected *summariseReads(
+    state: State,
+    batch: Batch,
+    relaxation?: Pick<Relaxation, 'steps' | 'meanSteps' | 'residual'>,
+    check?: { bound: BoundNetwork; grads: Grads },
+  ): Reads<BatchResult> {
     const { net } = this;
     const n = batch.labels.length;
     const grads = check ? Object.keys(check.grads) : [];
@@ -237,11 +300,10 @@ export class Trainer {
       }
       return tf.concat(parts);
     });
-    const values = packed.dataSync();
-    packed.dispose();
+    const values = yield* readOnce(packed);
     let errors = 0;
     for (let i = 0; i < n; i++) if (values[i + 1] !== batch.labels[i]) errors++;
-    if (check && !values.subarray(n + 1).every(Number.isFinite)) this.diagnose(state, check);
+    if (check && !values.subarray(n + 1).every(Number.isFinite)) yield* this.diagnoseReads(state, check);
     if (check && !Number.isFinite(values[0])) throw new NumericalError(`the cost at the free equilibrium is ${values[0]}`);
     const { steps = 0, meanSteps = 0, residual = Number.NaN } = relaxation ?? {};
     return { loss: values[0], errors, size: n, freeSteps: steps, freeStepsPerExample: meanSteps, residual };
@@ -257,23 +319,34 @@ export class Trainer {
    * before saving a checkpoint: an update can overflow after the batch's own checks.
    */
   checkParams(): void {
+    runSync(this.checkParamsReads());
+  }
+
+  /** `checkParams` as a Reads program. */
+  *checkParamsReads(): Reads<void> {
     const names = Object.keys(this.net.params);
-    const ok = tf.tidy(() => tf.stack(names.map((p) => tf.all(tf.isFinite(this.net.params[p])))).dataSync());
+    const ok = yield* readOnce(tf.tidy(() => tf.stack(names.map((p) => tf.all(tf.isFinite(this.net.params[p]))))));
     const i = ok.findIndex((v) => !v);
     if (i >= 0) throw new NumericalError(`non-finite values (NaN or Inf) in parameter ${names[i]}`);
   }
 
   /** Names what went non-finite first: a parameter, a layer's state, the energy (and its term), a gradient. */
-  private diagnose(state: State, check: { bound: BoundNetwork; grads: Grads }): never {
-    const finite = (t: tf.Tensor) => tf.tidy(() => tf.all(tf.isFinite(t)).dataSync()[0] === 1);
-    const badParam = Object.keys(this.net.params).find((p) => !finite(this.net.params[p]));
-    if (badParam) throw new NumericalError(`non-finite values (NaN or Inf) in parameter ${badParam}`);
-    const badLayer = state.findIndex((t) => !finite(t));
-    if (badLayer >= 0) throw new NumericalError(`non-finite values (NaN or Inf) in the state of layer ${badLayer + 1} at the free equilibrium`);
-    const energy = tf.tidy(() => tf.mean(check.bound.energy(state)).dataSync()[0]);
-    if (!Number.isFinite(energy)) throw new NumericalError(`the energy at the free equilibrium is ${energy} (first in ${energyCulprit(check.bound, state)})`);
-    const badGrad = Object.keys(check.grads).find((g) => !finite(check.grads[g]));
-    throw new NumericalError(`non-finite EP gradient for parameter ${badGrad ?? '(sum overflow)'}`);
+  private *diagnoseReads(state: State, check: { bound: BoundNetwork; grads: Grads }): Reads<never> {
+    const finite = function* (t: tf.Tensor): Reads<boolean> {
+      return (yield* readOnce(tf.tidy(() => tf.all(tf.isFinite(t)))))[0] === 1;
+    };
+    for (const p of Object.keys(this.net.params)) {
+      if (!(yield* finite(this.net.params[p]))) throw new NumericalError(`non-finite values (NaN or Inf) in parameter ${p}`);
+    }
+    for (let l = 0; l < state.length; l++) {
+      if (!(yield* finite(state[l]))) throw new NumericalError(`non-finite values (NaN or Inf) in the state of layer ${l + 1} at the free equilibrium`);
+    }
+    const energy = (yield* readOnce(tf.tidy(() => tf.mean(check.bound.energy(state)))))[0];
+    if (!Number.isFinite(energy)) throw new NumericalError(`the energy at the free equilibrium is ${energy} (first in ${yield* energyCulprit(check.bound, state)})`);
+    for (const g of Object.keys(check.grads)) {
+      if (!(yield* finite(check.grads[g]))) throw new NumericalError(`non-finite EP gradient for parameter ${g}`);
+    }
+    throw new NumericalError('non-finite EP gradient for parameter (sum overflow)');
   }
 
   dispose(): void {
@@ -282,13 +355,15 @@ export class Trainer {
 }
 
 /** The first term whose energy is not finite at `state` (a diagnosis, run only once it went wrong). */
-function energyCulprit(bound: BoundNetwork, state: State): string {
+function* energyCulprit(bound: BoundNetwork, state: State): Reads<string> {
   const { net } = bound;
-  return tf.tidy(() => {
+  const sums = tf.tidy(() => {
     const all = bound.allActs(net.activities(state));
-    const bad = net.terms.find((t) => !Number.isFinite(tf.sum(t.energy(all)).dataSync()[0]));
-    return bad ? `term ${bad.name}, layers ${bad.layers.join(' and ')}` : 'the self term';
+    return tf.stack(net.terms.map((t) => tf.sum(t.energy(all))));
   });
+  const values = yield* readOnce(sums);
+  const bad = net.terms.find((_, i) => !Number.isFinite(values[i]));
+  return bad ? `term ${bad.name}, layers ${bad.layers.join(' and ')}` : 'the self term';
 }
 
 /** Running error count and cost over evaluated batches (or shards of them). */

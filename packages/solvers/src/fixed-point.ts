@@ -1,6 +1,6 @@
 import { tf, ConfigError, type State } from '@eqprop/core';
 import type { BoundNetwork, Nudge } from '@eqprop/energies';
-import { iterate, type Relaxation, type RelaxOptions, type Solver } from './solver.js';
+import { StepSolver } from './solver.js';
 
 export type FixedPointSchedule = 'synchronous' | 'alternating';
 
@@ -27,7 +27,7 @@ export interface FixedPointOptions {
  * do not interact, so each half-step minimises E exactly over those layers: E never rises and
  * it converges in fewer steps (undamped, nudge inside).
  */
-export class FixedPoint implements Solver {
+export class FixedPoint extends StepSolver {
   readonly name: string;
   readonly stepSize: number;
   readonly nudgeAt: NudgePlacement;
@@ -36,6 +36,7 @@ export class FixedPoint implements Solver {
     readonly schedule: FixedPointSchedule = 'synchronous',
     opts: FixedPointOptions = {},
   ) {
+    super();
     if (schedule !== 'synchronous' && schedule !== 'alternating') {
       throw new ConfigError(`fixed-point schedule must be "synchronous" or "alternating", got "${schedule}"`);
     }
@@ -48,28 +49,29 @@ export class FixedPoint implements Solver {
     this.name = `fixed-point-${schedule}`;
   }
 
-  relax(bound: BoundNetwork, init: State, opts: RelaxOptions): Relaxation {
+  protected check(bound: BoundNetwork): void {
     const net = bound.net;
-    const L = net.depth;
     if (net.form === 'hopfield' && !net.activations.every((a) => a.identityOnRange)) {
       throw new ConfigError('fixed-point relaxation of a hopfield network needs activations that are the identity on their range (hard sigmoid)');
     }
-    return iterate(bound, init, opts, (state, b, nudge) =>
-      tf.tidy(() => {
-        const update = (all: tf.Tensor[], k: number) => this.next(b, all, k, nudge);
-        if (this.schedule === 'synchronous') {
-          const all = b.allActs(state);
-          return state.map((_, i) => update(all, i + 1));
-        }
-        const all = b.allActs(state.slice());
-        for (const parity of [1, 0]) {
-          const fresh: [number, tf.Tensor][] = [];
-          for (let k = 1; k <= L; k++) if (k % 2 === parity) fresh.push([k, update(all, k)]);
-          for (const [k, t] of fresh) all[k] = t;
-        }
-        return all.slice(1);
-      }),
-    );
+  }
+
+  protected step(state: State, b: BoundNetwork, nudge?: Nudge): State {
+    const L = b.net.depth;
+    return tf.tidy(() => {
+      const update = (all: tf.Tensor[], k: number) => this.next(b, all, k, nudge);
+      if (this.schedule === 'synchronous') {
+        const all = b.allActs(state);
+        return state.map((_, i) => update(all, i + 1));
+      }
+      const all = b.allActs(state.slice());
+      for (const parity of [1, 0]) {
+        const fresh: [number, tf.Tensor][] = [];
+        for (let k = 1; k <= L; k++) if (k % 2 === parity) fresh.push([k, update(all, k)]);
+        for (const [k, t] of fresh) all[k] = t;
+      }
+      return all.slice(1);
+    });
   }
 
   /**

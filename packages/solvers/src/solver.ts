@@ -1,4 +1,4 @@
-import { tf, ConfigError, takeRows, type State } from '@eqprop/core';
+import { tf, ConfigError, readOnce, runSync, takeRows, type Reads, type State } from '@eqprop/core';
 import type { BoundNetwork, Nudge } from '@eqprop/energies';
 
 export interface RelaxOptions {
@@ -38,10 +38,36 @@ export interface Relaxation {
   trace?: number[];
 }
 
-/** A relaxation algorithm. It takes ownership of nothing: `init` stays valid, the result is new. */
+/**
+ * A relaxation algorithm. It takes ownership of nothing: `init` stays valid, the result is new.
+ * `relaxReads` is the relaxation as a Reads program (its residual reads are yielded), which
+ * `runAsync` drives on backends without synchronous reads (WebGPU in Node); `relax` runs it with
+ * synchronous reads.
+ */
 export interface Solver {
   readonly name: string;
   relax(bound: BoundNetwork, init: State, opts: RelaxOptions): Relaxation;
+  relaxReads(bound: BoundNetwork, init: State, opts: RelaxOptions): Reads<Relaxation>;
+}
+
+/** A solver defined by one step: checks the network once, then iterates the step (relax and relaxReads written once). */
+export abstract class StepSolver implements Solver {
+  abstract readonly name: string;
+
+  /** Throws a ConfigError when this solver cannot relax `bound`'s network. */
+  protected abstract check(bound: BoundNetwork): void;
+
+  /** One step of every layer, from `state`. */
+  protected abstract step(state: State, bound: BoundNetwork, nudge?: Nudge): State;
+
+  relax(bound: BoundNetwork, init: State, opts: RelaxOptions): Relaxation {
+    return runSync(this.relaxReads(bound, init, opts));
+  }
+
+  relaxReads(bound: BoundNetwork, init: State, opts: RelaxOptions): Reads<Relaxation> {
+    this.check(bound);
+    return iterateReads(bound, init, opts, (state, b, nudge) => this.step(state, b, nudge));
+  }
 }
 
 export function validateRelaxOptions(opts: RelaxOptions): void {
@@ -59,31 +85,47 @@ export function validateRelaxOptions(opts: RelaxOptions): void {
 /** One step of a solver: the next state of the examples `bound` holds, nudged by `nudge` if given. */
 export type Step = (state: State, bound: BoundNetwork, nudge?: Nudge) => State;
 
+/** `iterateReads` with synchronous reads. */
+export function iterate(bound: BoundNetwork, init: State, opts: RelaxOptions, step: Step): Relaxation {
+  return runSync(iterateReads(bound, init, opts, step));
+}
+
 /**
  * The loop shared by every solver: apply `step` up to maxSteps times, reading the residual back
- * only when a tolerance asks for it (every read stalls the backend) and at the end.
+ * only when a tolerance asks for it (every read stalls the backend) and at the end. Options are
+ * checked when called, before the first read.
  */
-export function iterate(bound: BoundNetwork, init: State, opts: RelaxOptions, step: Step): Relaxation {
+export function iterateReads(bound: BoundNetwork, init: State, opts: RelaxOptions, step: Step): Reads<Relaxation> {
   validateRelaxOptions(opts);
-  if (opts.perExample) return iteratePerExample(bound, init, opts, step);
+  return opts.perExample ? iteratePerExample(bound, init, opts, step) : iterateBatch(bound, init, opts, step);
+}
+
+function* iterateBatch(bound: BoundNetwork, init: State, opts: RelaxOptions, step: Step): Reads<Relaxation> {
   const checkEvery = opts.checkEvery ?? 5;
-  const trace = opts.trace ? [meanEnergy(bound, init, opts.nudge)] : undefined;
+  const trace = opts.trace ? [yield* meanEnergy(bound, init, opts.nudge)] : undefined;
   let state = init.map((s) => s.clone());
   let residual = Number.NaN;
   let converged = false;
   let steps = 0;
-  while (steps < opts.maxSteps) {
-    const next = step(state, bound, opts.nudge);
-    steps++;
-    const last = steps === opts.maxSteps;
-    if (last || (opts.tol !== undefined && steps % checkEvery === 0)) {
-      residual = maxChange(state, next);
-      converged = opts.tol !== undefined && residual <= opts.tol;
+  try {
+    while (steps < opts.maxSteps) {
+      const next = step(state, bound, opts.nudge);
+      steps++;
+      const last = steps === opts.maxSteps;
+      const due = last || (opts.tol !== undefined && steps % checkEvery === 0);
+      const change = due ? maxChange(state, next) : undefined;
+      for (const s of state) s.dispose();
+      state = next;
+      if (change) {
+        residual = (yield* readOnce(change))[0];
+        converged = opts.tol !== undefined && residual <= opts.tol;
+      }
+      if (trace) trace.push(yield* meanEnergy(bound, state, opts.nudge));
+      if (converged) break;
     }
+  } catch (e) {
     for (const s of state) s.dispose();
-    state = next;
-    if (trace) trace.push(meanEnergy(bound, state, opts.nudge));
-    if (converged) break;
+    throw e;
   }
   return { state, steps, residual, converged, meanSteps: steps, trace };
 }
@@ -101,7 +143,7 @@ interface ActiveSet {
  * gathered out); the rest go on with a BoundNetwork of their own rows, so a step costs what is
  * still moving. The result is put back in the batch's order.
  */
-function iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions, step: Step): Relaxation {
+function* iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions, step: Step): Reads<Relaxation> {
   const tol = opts.tol!;
   const checkEvery = opts.checkEvery ?? 5;
   const n = bound.batchSize;
@@ -121,10 +163,11 @@ function iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions,
     exampleSteps += active.rows.length;
     const last = steps === opts.maxSteps;
     const due = active.rows.map((row) => last || schedule[row].due(steps));
-    const change = due.some(Boolean) ? changePerExample(active.state, next) : undefined;
+    const changeT = due.some(Boolean) ? changePerExample(active.state, next) : undefined;
     for (const s of active.state) s.dispose();
     active.state = next;
-    if (!change) continue;
+    if (!changeT) continue;
+    const change = Array.from(yield* readOnce(changeT));
     lastResidual = Math.max(...change.filter((_, i) => due[i]));
     const settles = change.map((c, i) => due[i] && schedule[active.rows[i]].settled(steps, c));
     const done = [...change.keys()].filter((i) => settles[i]);
@@ -219,22 +262,23 @@ function inBatchOrder(parts: { rows: number[]; state: State }[], n: number): Sta
   return out;
 }
 
-/** Largest absolute change of each example over all layers (one read). */
-function changePerExample(a: State, b: State): number[] {
+/** Largest absolute change of each example over all layers: a [batch] tensor, read once. */
+function changePerExample(a: State, b: State): tf.Tensor {
   return tf.tidy(() => {
     const n = a[0].shape[0];
     const perLayer = a.map((s, i) => tf.max(tf.abs(tf.sub(b[i], s)).reshape([n, -1]), 1));
-    return Array.from(tf.max(tf.stack(perLayer), 0).dataSync());
+    return tf.max(tf.stack(perLayer), 0);
   });
 }
 
-function maxChange(a: State, b: State): number {
+/** Largest absolute change over the batch and all layers: a scalar tensor. */
+function maxChange(a: State, b: State): tf.Tensor {
   return tf.tidy(() => {
     const parts = a.map((s, i) => tf.max(tf.abs(tf.sub(b[i], s))));
-    return tf.max(tf.stack(parts)).dataSync()[0];
+    return tf.max(tf.stack(parts));
   });
 }
 
-function meanEnergy(bound: BoundNetwork, state: State, nudge?: Nudge): number {
-  return tf.tidy(() => tf.mean(bound.totalEnergy(state, nudge)).dataSync()[0]);
+function* meanEnergy(bound: BoundNetwork, state: State, nudge?: Nudge): Reads<number> {
+  return (yield* readOnce(tf.tidy(() => tf.mean(bound.totalEnergy(state, nudge)))))[0];
 }

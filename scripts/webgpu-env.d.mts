@@ -1,0 +1,1 @@
+export function swiftshaderEnv(base?: Record<string, string | undefined>): { env: Record<string, string> } | { missing: string };
