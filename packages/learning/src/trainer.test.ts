@@ -102,7 +102,10 @@ describe('Trainer: a per-example tolerance', () => {
 });
 
 describe('Trainer: NaN and Inf stop training with a message naming the culprit', () => {
+  // the guard tells apart: a parameter, a layer's state, the energy (and its term), an EP
+  // gradient (and its parameter), the cost; each case provokes one and expects its exact words
   const first = () => batches(data, 10, { rng: new Rng(9), flatten: true }).next().value as Batch;
+  const dispose = (b: Batch) => [b.x, b.y].forEach((t) => t.dispose());
 
   it('a non-finite parameter is named', () => {
     const trainer = makeTrainer(setups[0]);
@@ -111,8 +114,8 @@ describe('Trainer: NaN and Inf stop training with a message naming the culprit',
     const batch = first();
     const before = tf.memory().numTensors;
     expect(() => trainer.trainBatch(batch)).toThrow(NumericalError);
-    expect(() => trainer.trainBatch(batch)).toThrow(/non-finite values \(NaN or Inf\) in parameter W1_2/);
-    expect(() => trainer.checkParams()).toThrow(/parameter W1_2/);
+    expect(() => trainer.trainBatch(batch)).toThrow(/^non-finite values \(NaN or Inf\) in parameter W1_2$/);
+    expect(() => trainer.checkParams()).toThrow(/^non-finite values \(NaN or Inf\) in parameter W1_2$/);
     expect(tf.memory().numTensors).toBe(before); // nothing leaks on the error path
   });
 
@@ -120,29 +123,56 @@ describe('Trainer: NaN and Inf stop training with a message naming the culprit',
     const trainer = makeTrainer(setups[1]);
     const batch = first();
     const bad = { ...batch, x: tf.tidy(() => batch.x.mul(tf.scalar(Number.NaN))) };
-    expect(() => trainer.trainBatch(bad)).toThrow(/state of layer 1 at the free equilibrium/);
+    // NaN input: layer 1 (fed by it) is the first to go
+    expect(() => trainer.trainBatch(bad)).toThrow(/^non-finite values \(NaN or Inf\) in the state of layer 1 at the free equilibrium$/);
   });
 
   it('an energy that overflows names its term', () => {
     const trainer = makeTrainer(setups[0]);
+    // finite parameters whose terms' energies overflow (−Σ a₁ W a₂ to −∞, −Σ b a₂ to +∞, NaN in all);
+    // the states stay clipped to [0, 1]. Two bad terms: the first in the network's order is named
     trainer.net.params.W1_2.assign(tf.fill(trainer.net.params.W1_2.shape, 3e38));
     trainer.net.params.b2.assign(tf.fill(trainer.net.params.b2.shape, -3e38));
-    expect(() => trainer.trainBatch(first())).toThrow(/energy at the free equilibrium is (NaN|-?Infinity) \(first in term (W1_2|b2)/);
+    expect(() => trainer.trainBatch(first())).toThrow(/^the energy at the free equilibrium is NaN \(first in term W1_2, layers 1 and 2\)$/);
   });
 
-  it('an update that overflows is caught by checkParams before a checkpoint', () => {
-    const trainer = new Trainer(buildModel(setups[0].model, new Rng(1)), { ...setups[0].trainer, optimizer: { kind: 'sgd', lrs: [3e38] } }, { seed: 2, trainCount: data.count });
-    let error: unknown;
-    try {
-      for (const batch of batches(data, 10, { rng: new Rng(9), flatten: true })) {
-        trainer.trainBatch(batch);
-        trainer.checkParams();
-      }
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(NumericalError);
-    expect((error as Error).message).toMatch(/parameter|layer|term|cost|gradient/);
+  it('a β that underflows makes every EP gradient 0·∞ = NaN: the first is named', () => {
+    // 1/(2β) is +∞ in float32 while ±β nudges nothing: parameters, states, energy and cost stay finite
+    const trainer = new Trainer(buildModel(setups[1].model, new Rng(1)), { ...setups[1].trainer, beta: 1e-45 }, { seed: 2 });
+    const batch = first();
+    expect(() => trainer.trainBatch(batch)).toThrow(/^non-finite EP gradient for parameter W0_1$/);
+    dispose(batch);
+  });
+
+  it('an infinite target through the CE readout is named by the readout gradient it breaks', () => {
+    // the nudge saturates the output layer (finite), but ∂C/∂W_out = aᵀ(softmax − y)/B is −∞
+    const trainer = makeTrainer(setups[1]);
+    const batch = first();
+    const y = tf.tidy(() => tf.where(tf.equal(batch.y, 1), tf.fill(batch.y.shape, Number.POSITIVE_INFINITY), batch.y)) as tf.Tensor2D;
+    expect(() => trainer.trainBatch({ ...batch, y })).toThrow(/^non-finite EP gradient for parameter Wout$/);
+    [y, batch.x, batch.y].forEach((t) => t.dispose());
+  });
+
+  it('a cost that overflows at a finite equilibrium is named as the cost', () => {
+    // MSE to targets of 1e30: ½‖s − y‖² overflows float32; the nudge only saturates the output layer
+    const trainer = makeTrainer(setups[0]);
+    const batch = first();
+    const y = tf.tidy(() => tf.mul(batch.y, 1e30)) as tf.Tensor2D;
+    expect(() => trainer.trainBatch({ ...batch, y })).toThrow(/^the cost at the free equilibrium is Infinity$/);
+    [y, batch.x, batch.y].forEach((t) => t.dispose());
+  });
+
+  it('an update that overflows is caught by checkParams before a checkpoint, naming the parameter', () => {
+    // layer 2's rate × decay overflows in the step, after the batch's own checks have passed
+    const config = { ...setups[0].trainer, optimizer: { kind: 'sgd' as const, lrs: [0.01, 1e30], weightDecay: 1e10 } };
+    const trainer = new Trainer(buildModel(setups[0].model, new Rng(1)), config, { seed: 2, trainCount: data.count });
+    const batch = first();
+    trainer.trainBatch(batch);
+    dispose(batch);
+    const finite = (name: string) => trainer.net.params[name].dataSync().every(Number.isFinite);
+    expect([finite('W0_1'), finite('b1'), finite('W1_2')]).toEqual([true, true, false]);
+    expect(() => trainer.checkParams()).toThrow(NumericalError);
+    expect(() => trainer.checkParams()).toThrow(/^non-finite values \(NaN or Inf\) in parameter W1_2$/);
   });
 });
 

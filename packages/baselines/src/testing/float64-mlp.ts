@@ -10,18 +10,37 @@ export interface F64Net {
   sizes: number[];
   W: number[][][]; // W[k]: sizes[k] × sizes[k+1]
   b: number[][]; // b[k]: bias of layer k+1
+  /** A CE readout outside the energy: C = CE(softmax(s_L W + b), y), W: sizes[L] × classes. Without it C = ½‖s_L − y‖². */
+  readout?: { W: number[][]; b: number[] };
 }
 
 export type F64Form = { kind: 'hopfield-gd'; eps: number } | { kind: 'primitive-fp'; gain: number; centre: number };
 
-/** The weights of a layered MLP (W0_1, b1, W1_2, …) as float64 arrays. */
+const rows = (v: ArrayLike<number>, r: number, c: number) => Array.from({ length: r }, (_, i) => Array.from({ length: c }, (_, j) => v[i * c + j]));
+
+/**
+ * The weights of a layered MLP (W0_1, b1, W1_2, …) as float64 arrays; `sizes` are the layers of
+ * the energy (input … last free layer), and a CE readout (Wout, bout) comes along if the net has one.
+ */
 export function toF64(net: EnergyNetwork, sizes: number[]): F64Net {
-  const W = sizes.slice(1).map((n, k) => {
-    const v = net.params[`W${k}_${k + 1}`].dataSync();
-    return Array.from({ length: sizes[k] }, (_, i) => Array.from({ length: n }, (_, j) => v[i * n + j]));
-  });
+  const W = sizes.slice(1).map((n, k) => rows(net.params[`W${k}_${k + 1}`].dataSync(), sizes[k], n));
   const b = sizes.slice(1).map((_, k) => Array.from(net.params[`b${k + 1}`].dataSync()));
-  return { sizes, W, b };
+  const { Wout, bout } = net.params;
+  if (!Wout) return { sizes, W, b };
+  const [n, classes] = Wout.shape as [number, number];
+  return { sizes, W, b, readout: { W: rows(Wout.dataSync(), n, classes), b: Array.from(bout.dataSync()) } };
+}
+
+/** Mean over the batch of the readout's cross-entropy at outputs a_L (one per example). */
+export function f64CrossEntropy(readout: { W: number[][]; b: number[] }, outs: number[][], ys: number[][]): number {
+  let total = 0;
+  outs.forEach((out, e) => {
+    const z = readout.b.map((bc, c) => out.reduce((acc, v, i) => acc + v * readout.W[i][c], bc));
+    const m = Math.max(...z);
+    const logSum = m + Math.log(z.reduce((acc, v) => acc + Math.exp(v - m), 0));
+    total -= z.reduce((acc, v, c) => acc + ys[e][c] * (v - logSum), 0);
+  });
+  return total / outs.length;
 }
 
 function field(net: F64Net, x: number[], s: number[][], k: number): number[] {
@@ -44,17 +63,16 @@ export function f64Relax(net: F64Net, form: F64Form, x: number[], steps: number)
   return s;
 }
 
-/** Mean over the batch of ½‖s_L − y‖² at the state after `steps` steps. */
+/** Mean over the batch of C at the state after `steps` steps: ½‖s_L − y‖², or the readout's cross-entropy. */
 export function f64Loss(net: F64Net, form: F64Form, xs: number[][], ys: number[][], steps: number): number {
+  const outs = xs.map((x) => f64Relax(net, form, x, steps).at(-1)!);
+  if (net.readout) return f64CrossEntropy(net.readout, outs, ys);
   let total = 0;
-  xs.forEach((x, e) => {
-    const out = f64Relax(net, form, x, steps).at(-1)!;
-    total += 0.5 * out.reduce((acc, v, j) => acc + (v - ys[e][j]) ** 2, 0);
-  });
+  outs.forEach((out, e) => (total += 0.5 * out.reduce((acc, v, j) => acc + (v - ys[e][j]) ** 2, 0)));
   return total / xs.length;
 }
 
-/** Central finite differences of f64Loss for every weight and bias, keyed like the tfjs parameters. */
+/** Central finite differences of f64Loss for every weight and bias (the readout's too), keyed like the tfjs parameters. */
 export function f64TrueGradient(net: F64Net, form: F64Form, xs: number[][], ys: number[][], steps: number, h = 1e-6): Record<string, number[]> {
   const probe = (get: () => number, set: (v: number) => void) => {
     const v0 = get();
@@ -70,5 +88,10 @@ export function f64TrueGradient(net: F64Net, form: F64Form, xs: number[][], ys: 
     out[`W${k}_${k + 1}`] = w.flatMap((row, i) => row.map((_, j) => probe(() => net.W[k][i][j], (v) => (net.W[k][i][j] = v))));
     out[`b${k + 1}`] = net.b[k].map((_, j) => probe(() => net.b[k][j], (v) => (net.b[k][j] = v)));
   });
+  const r = net.readout;
+  if (r) {
+    out.Wout = r.W.flatMap((row, i) => row.map((_, c) => probe(() => r.W[i][c], (v) => (r.W[i][c] = v))));
+    out.bout = r.b.map((_, c) => probe(() => r.b[c], (v) => (r.b[c] = v)));
+  }
   return out;
 }

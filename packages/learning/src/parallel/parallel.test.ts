@@ -72,6 +72,46 @@ function run(extra: object, batches = 30) {
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
+// A convnet, data-parallel: the leader's tensors counted on the main thread around every batch and
+// evaluation (the leader computes a share, sums the shares' gradients and steps its optimizer),
+// each worker's after its first batch and at the end.
+const convScript = `
+import { tf, setupBackend, Rng } from '@eqprop/core';
+import { buildModel } from '@eqprop/models';
+import { Trainer } from '@eqprop/learning';
+import { DataParallelTrainer } from '@eqprop/learning/parallel';
+await setupBackend('wasm');
+const model = { kind: 'conv', inputShape: [8, 8, 1], channels: [3], kernels: [3], pools: ['max'], dense: [4], activation: 'hard-sigmoid', cost: 'ce' };
+const config = { solver: { kind: 'fixed-point', schedule: 'synchronous' }, freeSteps: 10, nudgedSteps: 3, estimator: 'symmetric', beta: 0.5, optimizer: { kind: 'momentum', lrs: [0.05, 0.02], weightDecay: 1e-4 }, persistent: true };
+const count = 40;
+const data = new Rng(5);
+const xs = data.uniformArray(count * 64, 0, 1);
+const labels = Int32Array.from({ length: count }, () => data.int(4));
+function batch(b, size = 8) {
+  const idx = Int32Array.from({ length: size }, (_, i) => (b * size + i) % count);
+  const x = new Float32Array(size * 64), y = new Float32Array(size * 4);
+  idx.forEach((j, i) => { x.set(xs.subarray(j * 64, j * 64 + 64), i * 64); y[i * 4 + labels[j]] = 1; });
+  return { x: tf.tensor(x, [size, 8, 8, 1]), y: tf.tensor2d(y, [size, 4]), labels: Int32Array.from(idx, (j) => labels[j]), indices: idx };
+}
+const leader = new Trainer(buildModel(model, new Rng(1)), config, { seed: 2, trainCount: count });
+const par = await DataParallelTrainer.create(leader, model, 1, { workers: 2, backend: 'wasm' });
+const before = tf.memory().numTensors;
+const leaderCounts = [];
+let workersAfterOne;
+for (let b = 0; b < 8; b++) {
+  const bt = batch(b);
+  await par.trainBatch(bt, 1 - b / 16);
+  bt.x.dispose(); bt.y.dispose();
+  leaderCounts.push(tf.memory().numTensors);
+  if (b === 0) workersAfterOne = (await par.memory()).slice(1).map((m) => m.numTensors);
+}
+await par.evaluate([batch(0), batch(1), batch(2, 5)]);
+leaderCounts.push(tf.memory().numTensors);
+const workersAtEnd = (await par.memory()).slice(1).map((m) => m.numTensors);
+await par.close();
+console.log(JSON.stringify({ before, leaderCounts, workersAfterOne, workersAtEnd }));
+`;
+
 describe('data-parallel training', () => {
   it('two workers give the update of one (same β signs, particles, optimizer) and replicas agree bitwise', () => {
     const out = run({});
@@ -111,5 +151,14 @@ describe('data-parallel training', () => {
     expect(new Set(out.sums).size).toBe(1);
     expect(Math.abs(out.stepsA - out.stepsB)).toBeLessThan(1e-9);
     expect(out.stepsA).toBeLessThan(out.batchSteps); // examples did retire before their batch finished
+  });
+
+  it('a convnet trains and evaluates data-parallel without leaking: the leader’s count never moves, each worker’s is flat', () => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', convScript], { cwd: pkgDir, encoding: 'utf8', timeout: 120_000 });
+    expect(r.stderr).not.toMatch(/Error/);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(out.leaderCounts).toHaveLength(9);
+    expect(new Set(out.leaderCounts)).toEqual(new Set([out.before]));
+    expect(out.workersAtEnd).toEqual(out.workersAfterOne);
   });
 });

@@ -7,6 +7,11 @@ export interface RefNet {
   sizes: number[]; // [input, hidden…, output]
   W: number[][][]; // W[k]: sizes[k] × sizes[k+1]
   b: number[][]; // b[k]: bias of layer k+1
+  /**
+   * A cross-entropy readout outside the energy (Laborieux et al. 2021): C = CE(softmax(s_L W + b), y),
+   * W: sizes[L] × classes. Without it the cost is C = ½‖s_L − y‖².
+   */
+  readout?: { W: number[][]; b: number[] };
 }
 
 export type RefForm = { kind: 'hopfield-gd'; eps: number } | { kind: 'primitive-fp'; gain: number; centre: number; schedule: 'synchronous' | 'alternating' };
@@ -23,10 +28,27 @@ function field(net: RefNet, x: number[], s: number[][], k: number, beta: number,
   if (k < net.sizes.length - 1) {
     const above = acts[k + 1];
     for (let j = 0; j < n; j++) for (let i = 0; i < above.length; i++) f[j] += net.W[k][j][i] * above[i];
+  } else if (beta !== 0 && net.readout) {
+    // −β ∂C/∂s_L = −β (softmax(z) − y) Woutᵀ
+    const p = softmax(readoutLogits(net, s[k - 1]));
+    const W = net.readout.W;
+    for (let j = 0; j < n; j++) for (let c = 0; c < p.length; c++) f[j] -= beta * (p[c] - y[c]) * W[j][c];
   } else if (beta !== 0) {
     for (let j = 0; j < n; j++) f[j] += beta * (y[j] - s[k - 1][j]);
   }
   return f;
+}
+
+function readoutLogits(net: RefNet, out: number[]): number[] {
+  const { W, b } = net.readout!;
+  return b.map((bc, c) => out.reduce((z, v, i) => z + v * W[i][c], bc));
+}
+
+function softmax(z: number[]): number[] {
+  const m = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - m));
+  const total = e.reduce((a, v) => a + v, 0);
+  return e.map((v) => v / total);
 }
 
 /** Relaxes one example for `steps` steps from `init` (zeros when omitted). */
@@ -48,13 +70,14 @@ export function refRelax(net: RefNet, form: RefForm, x: number[], steps: number,
   return s;
 }
 
-/** Mean over the batch of C = ½‖s_L − y‖² at the free equilibrium. */
+/** Mean over the batch of C at the free equilibrium: ½‖s_L − y‖², or the readout's cross-entropy. */
 export function refLoss(net: RefNet, form: RefForm, xs: number[][], ys: number[][], steps: number): number {
   let total = 0;
   xs.forEach((x, e) => {
     const s = refRelax(net, form, x, steps);
     const out = s[s.length - 1];
-    total += 0.5 * out.reduce((acc, v, j) => acc + (v - ys[e][j]) ** 2, 0);
+    if (net.readout) total -= softmax(readoutLogits(net, out)).reduce((acc, p, c) => acc + ys[e][c] * Math.log(p), 0);
+    else total += 0.5 * out.reduce((acc, v, j) => acc + (v - ys[e][j]) ** 2, 0);
   });
   return total / xs.length;
 }
@@ -74,8 +97,15 @@ export function refParamGrads(net: RefNet, xs: number[][], states: number[][][])
   return { W, b };
 }
 
-/** Central finite differences of the equilibrium loss: the true gradient (float64). */
-export function refTrueGradient(net: RefNet, form: RefForm, xs: number[][], ys: number[][], steps: number, h = 1e-6): { W: number[][][]; b: number[][] } {
+/** Central finite differences of the equilibrium loss: the true gradient (float64), the readout's too if there is one. */
+export function refTrueGradient(
+  net: RefNet,
+  form: RefForm,
+  xs: number[][],
+  ys: number[][],
+  steps: number,
+  h = 1e-6,
+): { W: number[][][]; b: number[][]; Wout?: number[][]; bout?: number[] } {
   const gW = net.W.map((w) => w.map((row) => row.map(() => 0)));
   const gb = net.b.map((v) => v.map(() => 0));
   const probe = (get: () => number, set: (v: number) => void) => {
@@ -89,11 +119,18 @@ export function refTrueGradient(net: RefNet, form: RefForm, xs: number[][], ys: 
   };
   net.W.forEach((w, k) => w.forEach((row, i) => row.forEach((_, j) => (gW[k][i][j] = probe(() => net.W[k][i][j], (v) => (net.W[k][i][j] = v))))));
   net.b.forEach((v, k) => v.forEach((_, j) => (gb[k][j] = probe(() => net.b[k][j], (u) => (net.b[k][j] = u)))));
-  return { W: gW, b: gb };
+  const r = net.readout;
+  if (!r) return { W: gW, b: gb };
+  const Wout = r.W.map((row, i) => row.map((_, c) => probe(() => r.W[i][c], (v) => (r.W[i][c] = v))));
+  const bout = r.b.map((_, c) => probe(() => r.b[c], (v) => (r.b[c] = v)));
+  return { W: gW, b: gb, Wout, bout };
 }
 
-/** A random net with weights U(±scale) from a tiny LCG (independent of the library's Rng). */
-export function refRandomNet(sizes: number[], seed: number, scale: number): RefNet {
+/**
+ * A random net with weights U(±scale) from a tiny LCG (independent of the library's Rng); with
+ * `classes`, a CE readout from the last layer to that many classes as well.
+ */
+export function refRandomNet(sizes: number[], seed: number, scale: number, classes?: number): RefNet {
   let state = seed >>> 0 || 1;
   const rand = () => {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
@@ -101,5 +138,10 @@ export function refRandomNet(sizes: number[], seed: number, scale: number): RefN
   };
   const W = sizes.slice(1).map((n, k) => Array.from({ length: sizes[k] }, () => Array.from({ length: n }, () => (2 * rand() - 1) * scale)));
   const b = sizes.slice(1).map((n) => Array.from({ length: n }, () => (2 * rand() - 1) * scale));
-  return { sizes, W, b };
+  if (!classes) return { sizes, W, b };
+  const readout = {
+    W: Array.from({ length: sizes[sizes.length - 1] }, () => Array.from({ length: classes }, () => (2 * rand() - 1) * scale)),
+    b: Array.from({ length: classes }, () => (2 * rand() - 1) * scale),
+  };
+  return { sizes, W, b, readout };
 }
