@@ -3,10 +3,25 @@ import { ConfigError } from '@eqprop/core';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** node:util parseArgs with its errors turned into one-line ConfigErrors. */
+/** A negative number or a list that starts with one: "-1", "-0.5", "-.5", "-1e-3", "-1,2". */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/**
+ * node:util parseArgs with its errors turned into one-line ConfigErrors. A value that starts with
+ * a dash (`--lr -1`) is one parseArgs refuses as ambiguous; no option of ours is a dash and a
+ * digit, so a negative number after an option that takes a value is that option's value, as in
+ * `--lr=-1`, and the option's own check then says what it accepts.
+ */
 export function parseFlags(argv: string[], options: Options): Record<string, string | boolean | undefined> {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') && !argv[i].includes('=') ? argv[i].slice(2) : undefined;
+    const takesValue = name !== undefined && Object.hasOwn(options, name) && options[name].type === 'string';
+    if (takesValue && i + 1 < argv.length && NEGATIVE_NUMBER.test(argv[i + 1])) args.push(`${argv[i]}=${argv[++i]}`);
+    else args.push(argv[i]);
+  }
   try {
-    const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
     return values as Record<string, string | boolean | undefined>;
   } catch (e) {
     throw new ConfigError((e as Error).message.split('\n')[0]);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { DataFormatError, type RngState } from '@eqprop/core';
 import { loadParams, saveParams, type SavedParams } from '@eqprop/models';
@@ -7,14 +8,20 @@ import type { EpochMetrics } from './training-run.js';
 
 /**
  * Checkpoints of a training run: `checkpoint.json` (parameters, optimizer state, RNG state,
- * position, partial epoch sums, history, a CRC-32 of all of it) and, with persistent particles,
+ * position, partial epoch sums, history, a SHA-256 digest of all of it) and, with persistent particles,
  * a binary particle file (and one of test particles with persistent evaluation). Particle files
  * alternate between `particles-0.bin` and `particles-1.bin` (`test-particles-…`): a new one is
  * written (atomically) beside the one the current checkpoint names, then the checkpoint is
  * replaced (atomically), so a kill at any moment leaves a checkpoint and the particles that
  * belong to it. Loading checks everything and turns any corruption into a one-line DataFormatError.
  */
-export const CHECKPOINT_VERSION = 2;
+export const CHECKPOINT_VERSION = 3;
+
+/**
+ * Versions the loader reads: 3 seals the content with a SHA-256 digest (`sha256`); 2 (written
+ * before it) with a CRC-32 (`checksum`). Both are checked before anything else is read.
+ */
+export const READABLE_CHECKPOINT_VERSIONS = [2, 3] as const;
 
 /** Running sums of the epoch in progress. */
 export interface PartialEpoch {
@@ -29,7 +36,7 @@ export interface PartialEpoch {
 }
 
 export interface Checkpoint {
-  version: typeof CHECKPOINT_VERSION;
+  version: (typeof READABLE_CHECKPOINT_VERSIONS)[number];
   /** Checkpoints written so far by this run; names the particle file, `particles-<seq % 2>.bin`. */
   seq: number;
   /** Next position: epoch (0-based) and batch within it. */
@@ -78,8 +85,11 @@ export interface CheckpointTarget {
   batchesPerEpoch: number;
 }
 
-/** A file of the run folder, or undefined when it does not exist; refuses files over `maxBytes`. */
-export type ReadFile = (name: string, maxBytes: number) => Uint8Array | undefined;
+/**
+ * A file of the run folder, or undefined when it does not exist; refuses files over `maxBytes`.
+ * `where` gives the path an error message names (the bare name without it).
+ */
+export type ReadFile = ((name: string, maxBytes: number) => Uint8Array | undefined) & { where?: (name: string) => string };
 
 const PARTICLE_MAGIC = 0x50505145; // "EQPP" little-endian
 const PARTICLE_FORMAT = 1;
@@ -125,21 +135,30 @@ export class Checkpointer {
   }
 }
 
-/** The checkpoint as written: pretty JSON whose last field is the CRC-32 of the compact JSON of the rest. */
+/**
+ * The checkpoint as written: pretty JSON whose last field is the SHA-256 of the canonical payload,
+ * the compact JSON of the rest. Whitespace may change without changing the payload; any other
+ * change to the content does.
+ */
 export function encodeCheckpoint(ck: Checkpoint): string {
-  const body = JSON.stringify(ck);
-  return JSON.stringify({ ...ck, checksum: crc32(new TextEncoder().encode(body)) }, null, 1) + '\n';
+  return JSON.stringify({ ...ck, sha256: sha256Hex(JSON.stringify(ck)) }, null, 1) + '\n';
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** Reads files of a run folder (stat first, so an oversized file is refused before it is read). */
 export function runDirReader(runDir: RunDir): ReadFile {
-  return (name, maxBytes) => {
+  const read: ReadFile = (name, maxBytes) => {
     const path = runDir.file(name);
     if (!existsSync(path)) return undefined;
     const size = statSync(path).size;
     if (size > maxBytes) throw new DataFormatError(`${path} has ${size} bytes, more than the ${maxBytes} a checkpoint of this run can need`);
     return readFileSync(path);
   };
+  read.where = (name) => runDir.file(name);
+  return read;
 }
 
 /**
@@ -152,7 +171,7 @@ export function loadCheckpoint(read: ReadFile, target: CheckpointTarget): Checkp
   const values = Object.values(trainer.net.params).reduce((n, p) => n + p.size, 0);
   const raw = read('checkpoint.json', 16 * values * 4 + (64 << 20));
   if (!raw) return undefined;
-  const ck = parseCheckpoint(raw, target);
+  const ck = parseCheckpoint(raw, target, read.where?.('checkpoint.json'));
   const loaded = stores(trainer).map(({ key, what, store }) => {
     const { layers, count } = store;
     const expected = particleHeaderBytes(layers.length) + layers.reduce((n, a) => n + a.byteLength, 0);
@@ -173,21 +192,34 @@ export function loadCheckpoint(read: ReadFile, target: CheckpointTarget): Checkp
   return ck;
 }
 
-/** Parses and checks checkpoint.json (all but the tensors, which loadParams and setState check). */
-export function parseCheckpoint(raw: Uint8Array, target: CheckpointTarget): Checkpoint {
+/**
+ * Parses and checks checkpoint.json (all but the tensors, which loadParams and setState check):
+ * first its seal (the SHA-256 digest, or the CRC-32 of a version-2 checkpoint) over the canonical
+ * payload, then every field. `path` is the file an error names.
+ */
+export function parseCheckpoint(raw: Uint8Array, target: CheckpointTarget, path = 'checkpoint.json'): Checkpoint {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
   } catch {
-    throw new DataFormatError('checkpoint.json is not valid JSON (truncated or corrupt)');
+    throw new DataFormatError(`${path} is not valid JSON (truncated or corrupt)`);
   }
-  if (!isObject(value)) throw new DataFormatError('checkpoint.json does not hold an object');
-  if (value.version !== CHECKPOINT_VERSION) {
-    throw new DataFormatError(`checkpoint version ${JSON.stringify(value.version)} is not supported (expected ${CHECKPOINT_VERSION})`);
-  }
-  const { checksum, ...body } = value;
-  if (checksum !== crc32(new TextEncoder().encode(JSON.stringify(body)))) {
-    throw new DataFormatError('checkpoint.json fails its CRC-32 check (corrupt)');
+  if (!isObject(value)) throw new DataFormatError(`${path} does not hold an object`);
+  let body: Record<string, unknown>;
+  if (value.version === 3) {
+    const { sha256, ...rest } = value;
+    if (typeof sha256 !== 'string' || sha256 !== sha256Hex(JSON.stringify(rest))) {
+      throw new DataFormatError(`${path}: the SHA-256 digest does not match the content (corrupt or edited checkpoint)`);
+    }
+    body = rest;
+  } else if (value.version === 2) {
+    const { checksum, ...rest } = value;
+    if (checksum !== crc32(new TextEncoder().encode(JSON.stringify(rest)))) {
+      throw new DataFormatError(`${path}: the CRC-32 does not match the content (corrupt or edited version-2 checkpoint)`);
+    }
+    body = rest;
+  } else {
+    throw new DataFormatError(`${path}: checkpoint version ${show(value.version)} is not supported (expected one of ${READABLE_CHECKPOINT_VERSIONS.join(', ')})`);
   }
   const ck = body as unknown as Checkpoint;
   const bad = (what: string) => new DataFormatError(`checkpoint.json: ${what}`);
@@ -200,14 +232,13 @@ export function parseCheckpoint(raw: Uint8Array, target: CheckpointTarget): Chec
   }
   if (!isObject(ck.partial)) throw bad('partial must be an object');
   for (const k of ['errors', 'count', 'steps', 'batches'] as const) if (!isInt(ck.partial[k], 0)) throw bad(`partial.${k} must be an integer ≥ 0`);
-  if (ck.partial.exampleSteps !== undefined && !(typeof ck.partial.exampleSteps === 'number' && ck.partial.exampleSteps >= 0)) throw bad('partial.exampleSteps must be a number ≥ 0');
-  for (const k of ['loss', 'seconds'] as const) if (!(typeof ck.partial[k] === 'number' && ck.partial[k] >= 0)) throw bad(`partial.${k} must be a number ≥ 0`);
+  // the sums cover exactly the batches before the position
+  if (ck.partial.batches !== ck.batch) throw bad(`partial.batches must equal batch (${ck.batch}), got ${show(ck.partial.batches)}`);
+  if (ck.partial.errors > ck.partial.count) throw bad(`partial.errors (${ck.partial.errors}) exceeds partial.count (${ck.partial.count})`);
+  if (ck.partial.exampleSteps !== undefined && !isNumber(ck.partial.exampleSteps, 0)) throw bad('partial.exampleSteps must be a number ≥ 0');
+  for (const k of ['loss', 'seconds'] as const) if (!isNumber(ck.partial[k], 0)) throw bad(`partial.${k} must be a number ≥ 0`);
   if (!Array.isArray(ck.history) || ck.history.length !== ck.epoch) throw bad(`history must list the ${show(ck.epoch)} finished epoch(s)`);
-  for (const m of ck.history) {
-    const fields = ['epoch', 'trainError', 'trainLoss', 'testError', 'testLoss', 'seconds', 'meanFreeSteps'] as const;
-    // NaN and Inf become null in JSON
-    if (!isObject(m) || !fields.every((f) => typeof m[f] === 'number' || m[f] === null)) throw bad(`history entries need the numbers ${fields.join(', ')}`);
-  }
+  ck.history.forEach((m, i) => checkHistoryEntry(m, i, bad));
   for (const { key, prefix } of PARTICLE_STORES) {
     const p = ck[key];
     if (p === undefined) continue;
@@ -218,6 +249,24 @@ export function parseCheckpoint(raw: Uint8Array, target: CheckpointTarget): Chec
   if (!isObject(ck.params)) throw bad('params must be an object');
   if (!isObject(ck.optimizer)) throw bad('optimizer must be an object');
   return ck;
+}
+
+/** Metrics of the finished epochs; NaN and Inf become null in JSON, so a measured value may be null. */
+const HISTORY_FIELDS = {
+  required: ['trainError', 'trainLoss', 'testError', 'testLoss', 'seconds', 'meanFreeSteps'],
+  // absent in checkpoints written before them, or without the option that makes them
+  optional: ['freeStepsPerExample', 'evalSeconds', 'testErrorFromZero', 'testLossFromZero', 'validError', 'validLoss'],
+} as const;
+
+function checkHistoryEntry(m: unknown, i: number, bad: (what: string) => DataFormatError): void {
+  if (!isObject(m)) throw bad(`history[${i}] must be an object`);
+  if (m.epoch !== i + 1) throw bad(`history[${i}].epoch must be ${i + 1}, got ${show(m.epoch)}`);
+  for (const f of [...HISTORY_FIELDS.required, ...HISTORY_FIELDS.optional]) {
+    const v = m[f];
+    if (v === undefined && (HISTORY_FIELDS.optional as readonly string[]).includes(f)) continue;
+    const max = f.endsWith('Error') || f.includes('ErrorFrom') ? 1 : Infinity; // error rates are fractions
+    if (!(v === null || isNumber(v, 0, max))) throw bad(`history[${i}].${f} must be a number in [0, ${max}] or null, got ${show(v)}`);
+  }
 }
 
 function particleFile(prefix: string, seq: number): string {
@@ -288,6 +337,10 @@ export function crc32(bytes: Uint8Array): number {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isNumber(v: unknown, min: number, max = Infinity): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;
 }
 
 function isInt(v: unknown, min: number): v is number {

@@ -39,15 +39,24 @@ describe('eqprop CLI: bad input is one line and a non-zero exit', () => {
     ['unknown backend', ['train', '--backend', 'gpu'], /backend.*expected one of wasm, cpu/],
     ['unknown command', ['fly'], /unknown command "fly"/],
     ['bad number', ['train', '--epochs', 'ten'], /--epochs expects a number, got "ten"/],
+    // a negative number after a space is the flag's value (Node's parser calls it "ambiguous"), and the flag's check says what it accepts
+    ['negative learning rate', ['train', '--lr', '-1'], /^eqprop: error: config field "trainer\.optimizer\.lrs\.0" \(--lr\): a learning rate must be ≥ 0 \(0 freezes its layer\), got -1\n$/],
+    ['negative β after a space', ['train', '--beta', '-0.5'], /^eqprop: error: config field "trainer\.beta" \(--beta\): β must be > 0 \(the estimator chooses the sign\), got -0\.5\n$/],
+    // checked against the data before the model is built (else: "got 2 learning rates for 1 layers")
+    ['first layer size against the data', ['train', '--layers', '100,10', '--test-limit', '10'], /^eqprop: error: the data has 784 inputs \(mnist-train, 28×28×1\), the network 100: the first layer size \(--layers\) must be 784\n$/],
+    // else an epoch of no batch, reported as "train error 0.00 %"
+    ['batch larger than the training set', ['train', '--batch-size', '500', '--train-limit', '100', '--test-limit', '10'], /^eqprop: error: the batch size 500 \(--batch-size\) is larger than the training set of 100 examples: an epoch would hold no full batch\n$/],
   ];
   for (const [name, args, pattern] of cases) {
     it(name, () => {
-      const r = cli(args, mkdtempSync(join(tmpdir(), 'eqprop-cwd-')));
+      const cwd = mkdtempSync(join(tmpdir(), 'eqprop-cwd-'));
+      const r = cli(args, cwd);
       expect(r.code).not.toBe(0);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/^eqprop: error: /);
       expect(r.stderr).toMatch(pattern);
       expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(join(cwd, 'runs'))).toBe(false); // refused before a run folder is made
     });
   }
 

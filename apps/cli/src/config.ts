@@ -33,7 +33,7 @@ export const runConfigSchema = z
         optimizer: z
           .object({
             kind: z.enum(['sgd', 'momentum', 'adam']),
-            lrs: z.array(z.number().nonnegative()).min(1),
+            lrs: z.array(z.number().nonnegative({ message: 'a learning rate must be ≥ 0 (0 freezes its layer)' })).min(1),
             momentum: z.number().min(0).max(1).optional(),
             weightDecay: z.number().nonnegative().optional(),
           })
@@ -80,8 +80,11 @@ export const runConfigSchema = z
 
 export type RunConfig = z.infer<typeof runConfigSchema>;
 
-/** Validates a config, turning the first problem into a one-line ConfigError naming the field. */
-export function validateConfig(raw: unknown): RunConfig {
+/**
+ * Validates a config, turning the first problem into a one-line ConfigError naming the field, the
+ * value and what is expected; `flagFor` names the command-line flag a field came from, if any.
+ */
+export function validateConfig(raw: unknown, flagFor?: (field: string) => string | undefined): RunConfig {
   const result = runConfigSchema.safeParse(raw);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -90,7 +93,26 @@ export function validateConfig(raw: unknown): RunConfig {
   if (issue.code === 'invalid_enum_value') detail = `expected one of ${issue.options.join(', ')}, got "${String(issue.received)}"`;
   if (issue.code === 'unrecognized_keys') detail = `unknown field(s) ${issue.keys.join(', ')}`;
   if (issue.code === 'invalid_type') detail = `expected ${issue.expected}, got ${issue.received}`;
-  throw new ConfigError(`config field "${field}": ${detail}`);
+  // zod's own wording names neither the value nor the bound in symbols: say both
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && issue.type === 'number' && detail.startsWith('Number must be')) {
+    const [op, bound] = issue.code === 'too_small' ? [issue.inclusive ? '≥' : '>', issue.minimum] : [issue.inclusive ? '≤' : '<', issue.maximum];
+    detail = `must be ${op} ${bound}`;
+  }
+  if (issue.code === 'invalid_type' && issue.expected === 'integer') detail = 'must be an integer';
+  if (['too_small', 'too_big', 'custom', 'not_multiple_of'].includes(issue.code) || (issue.code === 'invalid_type' && issue.expected === 'integer')) {
+    const value = valueAt(raw, issue.path);
+    if (value !== undefined && typeof value !== 'object') detail += `, got ${JSON.stringify(value)}`;
+  }
+  const flag = flagFor?.(field);
+  throw new ConfigError(`config field "${field}"${flag ? ` (${flag})` : ''}: ${detail}`);
+}
+
+function valueAt(v: unknown, path: (string | number)[]): unknown {
+  for (const k of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
 }
 
 /** Deep merge of plain objects; arrays and scalars in `over` replace those of `base`. */

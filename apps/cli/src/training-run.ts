@@ -43,15 +43,39 @@ export interface Session {
   valid?: Dataset;
 }
 
-/** Backend, data, model and trainer for a config. */
+/** Backend, data, model and trainer for a config; the config is checked against the data before anything is built. */
 export async function createSession(config: RunConfig): Promise<Session> {
   await setupBackend(config.backend);
   const { train, test, valid } = await loadData(config.data);
+  checkAgainstData(config, train);
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));
   const opts = { seed: config.seed + 1, trainCount: train.count, testCount: test.count, validCount: valid?.count };
   if (config.algorithm === 'bptt' && (config.workers ?? 1) > 1) throw new ConfigError('--workers applies to EP only: BPTT trains on one thread');
   const trainer = config.algorithm === 'bptt' ? new BpttTrainer(net, config.trainer, opts) : new Trainer(net, config.trainer, opts);
   return { config, net, trainer, train, test, valid };
+}
+
+/**
+ * The network's input against the data's examples, and the batch against the training set: a
+ * mismatch would otherwise surface later as another error (the learning rates of a network of the
+ * wrong depth) or as an epoch of no batch at all (reported as 0.00 % error).
+ */
+export function checkAgainstData(config: RunConfig, train: Dataset): void {
+  const model = config.model as { sizes?: unknown; inputShape?: unknown };
+  const inputs = train.exampleShape.reduce((a, b) => a * b, 1);
+  const shape = train.exampleShape.join('×');
+  if (Array.isArray(model.sizes)) {
+    const first = model.sizes[0];
+    // a first size that is not a positive integer is the model's to refuse (with all the sizes)
+    if (Number.isSafeInteger(first) && first > 0 && first !== inputs) {
+      throw new ConfigError(`the data has ${inputs} inputs (${train.name}, ${shape}), the network ${first}: the first layer size (--layers) must be ${inputs}`);
+    }
+  } else if (Array.isArray(model.inputShape) && model.inputShape.join('×') !== shape) {
+    throw new ConfigError(`the data has examples of shape ${shape} (${train.name}), the network an input of shape ${model.inputShape.join('×')} (model.inputShape)`);
+  }
+  if (config.batchSize > train.count) {
+    throw new ConfigError(`the batch size ${config.batchSize} (--batch-size) is larger than the training set of ${train.count} examples: an epoch would hold no full batch`);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { DataFormatError } from '@eqprop/core';
 import { type Dataset, resolveLimit } from './dataset.js';
-import { maybeGunzip } from './gzip.js';
+import { MAX_GUNZIP_BYTES, maybeGunzip } from './gzip.js';
 import { readFileOrThrow, readFileOrThrowAsync } from './read-file.js';
 
 /** An IDX array of unsigned bytes: its dimensions and its data (a view into the parsed buffer). */
@@ -18,10 +18,11 @@ const hex = (v: number, digits = 8) => `0x${v.toString(16).padStart(digits, '0')
  * Parses an IDX file of unsigned bytes (MNIST format), gunzipping it first when it starts with
  * 1f 8b. Checks the magic number (0x00000803 for images, 0x00000801 for labels), the data type
  * 0x08, the number of dimensions (`expectDims` when given, else 1 to 4) and that the dimensions
- * describe exactly the bytes that follow the header, before anything is allocated.
+ * describe exactly the bytes that follow the header, before anything is allocated. A gzipped file
+ * may inflate to at most `maxGunzipBytes` (MAX_GUNZIP_BYTES, 256 MiB, by default).
  */
-export function parseIdx(buf: Uint8Array, what: string, expectDims?: number): IdxArray {
-  buf = maybeGunzip(buf, what);
+export function parseIdx(buf: Uint8Array, what: string, expectDims?: number, maxGunzipBytes = MAX_GUNZIP_BYTES): IdxArray {
+  buf = maybeGunzip(buf, what, maxGunzipBytes);
   if (buf.length < 4) {
     throw new DataFormatError(`${what}: ${buf.length} bytes, expected at least a 4-byte IDX header`);
   }

@@ -10,6 +10,7 @@ export type { FashionMnistOptions } from './fashion-mnist.js';
 export { parseCifar10, loadCifar10, CIFAR10_FILES } from './cifar10.js';
 export type { Cifar10Options } from './cifar10.js';
 export { readTar } from './tar.js';
+export { MAX_GUNZIP_BYTES } from './gzip.js';
 export type { TarEntry } from './tar.js';
 export { downloadFile } from './download.js';
 export type { DownloadFileOptions } from './download.js';

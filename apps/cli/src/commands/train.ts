@@ -80,6 +80,37 @@ export const TRAIN_OPTIONS = {
   algorithm: { type: 'string' },
 } as const;
 
+/** The config field each value-taking flag sets (an error in that field names the flag too). */
+const FLAG_FIELDS: Record<string, string> = {
+  epochs: 'epochs',
+  'batch-size': 'batchSize',
+  seed: 'seed',
+  backend: 'backend',
+  'max-batches': 'maxBatches',
+  'checkpoint-every': 'checkpointEvery',
+  'checkpoint-every-batches': 'checkpointEveryBatches',
+  algorithm: 'algorithm',
+  workers: 'workers',
+  'lr-schedule': 'lrSchedule',
+  layers: 'model.sizes',
+  'data-dir': 'data.dataDir',
+  'train-limit': 'data.trainLimit',
+  'test-limit': 'data.testLimit',
+  validation: 'data.validation',
+  beta: 'trainer.beta',
+  estimator: 'trainer.estimator',
+  'free-steps': 'trainer.freeSteps',
+  'nudged-steps': 'trainer.nudgedSteps',
+  'eval-steps': 'trainer.evalSteps',
+  tol: 'trainer.tol',
+  optimizer: 'trainer.optimizer.kind',
+  lr: 'trainer.optimizer.lrs',
+  'step-size': 'trainer.solver.stepSize',
+  schedule: 'trainer.solver.schedule',
+  'nudge-at': 'trainer.solver.nudge',
+  solver: 'trainer.solver.kind',
+};
+
 /** Preset, then config file, then flags; validated as a whole. */
 export function resolveConfig(flags: Record<string, string | boolean | undefined>): RunConfig {
   let config: unknown = getPreset((flags.preset as string) ?? DEFAULT_PRESET);
@@ -127,7 +158,12 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
   };
   // the solver is replaced, not merged: keys of one kind mean something else (or nothing) in the other
   c.trainer.solver = solverFromFlags(c.trainer.solver, flags, n);
-  return validateConfig(mergeConfig(c, stripUndefined(over)));
+  // a bad value given as a flag is named by its flag
+  const flagFor = (field: string) => {
+    const flag = Object.keys(FLAG_FIELDS).find((f) => flags[f] !== undefined && (field === FLAG_FIELDS[f] || field.startsWith(`${FLAG_FIELDS[f]}.`)));
+    return flag && `--${flag}`;
+  };
+  return validateConfig(mergeConfig(c, stripUndefined(over)), flagFor);
 }
 
 function stripUndefined(v: unknown): unknown {

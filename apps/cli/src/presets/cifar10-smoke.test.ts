@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '@eqprop/core';
+import { getPreset } from './index.js';
 
 const cliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const RECORD = 1 + 32 * 32 * 3;
@@ -48,8 +49,10 @@ describe('laborieux2021-cifar10 end to end', () => {
     expect(r.stdout).toMatch(/20 train \/ 4 test examples, batch 4/);
     const run = join(out, readdirSync(out)[0]);
     const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
-    expect(config.trainer.optimizer).toMatchObject({ kind: 'momentum', momentum: 0.9, weightDecay: 3e-4 });
-    expect(config.data).toMatchObject({ dataset: 'cifar10', augment: { cropPad: 4, flip: true } });
+    // the preset's optimizer and augmentation reach the run (their values are checked against the paper in papers.test.ts)
+    const preset = getPreset('laborieux2021-cifar10');
+    expect(config.trainer.optimizer).toEqual(preset.trainer.optimizer);
+    expect(config.data).toEqual({ ...preset.data, dataDir: data, testLimit: 4 });
     const [m] = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(m.epoch).toBe(1);
     expect(Number.isFinite(m.trainLoss) && Number.isFinite(m.testLoss)).toBe(true);

@@ -9,6 +9,7 @@ beforeAll(async () => {
   await setupBackend('wasm');
 });
 
+// The hyperparameters themselves are checked against the papers in papers.test.ts.
 describe('convolutional presets', () => {
   it.each([
     ['ernoult2019-conv', [[12, 12, 32], [4, 4, 64], [10]], 'one-sided'],
@@ -22,13 +23,5 @@ describe('convolutional presets', () => {
     const groups = Math.max(...Object.values(parameterGroups(net)));
     expect(config.trainer.optimizer.lrs.length).toBe(groups);
     Object.values(net.params).forEach((v) => v.dispose());
-  });
-
-  it('CIFAR-10: momentum, weight decay, cosine schedule, augmentation', () => {
-    const c = getPreset('laborieux2021-cifar10');
-    expect(c.trainer.optimizer).toEqual({ kind: 'momentum', lrs: [0.25, 0.15, 0.1, 0.08, 0.05], momentum: 0.9, weightDecay: 3e-4 });
-    expect(c.lrSchedule).toBe('cosine');
-    expect(c.data.augment).toEqual({ cropPad: 4, flip: true });
-    expect([c.trainer.freeSteps, c.trainer.nudgedSteps, c.trainer.beta, c.batchSize, c.epochs]).toEqual([250, 25, 1, 128, 120]);
   });
 });

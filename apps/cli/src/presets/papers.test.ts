@@ -1,0 +1,292 @@
+// Each preset against the hyperparameters its paper publishes, written here in the authors' own
+// terms (their tables, and the command lines or scripts of their reference code that reproduce
+// them), and translated explicitly where the conventions differ: Ernoult et al. list learning
+// rates and layer sizes from the output to the input (ours run from the input), Scellier &
+// Bengio's code nudges with β on ‖s − y‖² where the paper writes β on ½‖s − y‖². A preset literal
+// is never compared with a copy of itself.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { tf, Rng, setupBackend } from '@eqprop/core';
+import { activationByName } from '@eqprop/energies';
+import { buildModel, type ModelConfig } from '@eqprop/models';
+import { validateConfig, mergeConfig, type RunConfig } from '../config.js';
+import { getPreset } from './index.js';
+
+beforeAll(async () => {
+  await setupBackend('wasm');
+});
+
+/** The preset, validated as `eqprop train` validates it. */
+const preset = (name: string): RunConfig => validateConfig(getPreset(name));
+
+/**
+ * The force the nudge puts on the output layer, −β·∂C/∂s_out, of the preset's own cost (built by
+ * buildModel, on a small net of the same kind), for an output `s` and a target `y`.
+ */
+function nudgeForce(config: RunConfig, s: number[][], y: number[][]): number[][] {
+  const model = mergeConfig(config.model, { sizes: [3, 4, s[0].length] }) as ModelConfig;
+  const net = buildModel(model, new Rng(1));
+  const force = tf.tidy(() => tf.mul(config.trainer.beta, net.cost.nudgeField(tf.tensor2d(s), tf.tensor2d(y), undefined as never)).arraySync() as number[][]);
+  Object.values(net.params).forEach((p) => p.dispose());
+  return force;
+}
+
+const S = [
+  [0.2, 0.9, 0.4],
+  [0.7, 0.1, 1.0],
+];
+const Y = [
+  [0, 1, 0],
+  [1, 0, 0],
+];
+/** β·(y − s): the force of β on C = ½‖s − y‖². */
+const halfSquareForce = (beta: number) => S.map((row, i) => row.map((v, j) => beta * (Y[i][j] - v)));
+
+/** The activation a preset names, against the reference code's formula at points across and beyond [0, 1]. */
+function expectActivation(name: string, reference: (x: number) => number): void {
+  const a = activationByName(name);
+  for (let x = -1.5; x <= 2.5; x += 0.125) expect(a.scalar(x)).toBeCloseTo(reference(x), 12);
+}
+const clip = (x: number) => Math.min(1, Math.max(0, x));
+
+/** A command line of the reference code as a map from each flag to its values. */
+function flags(command: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  let key = '';
+  for (const word of command.split(/\s+/).filter(Boolean)) {
+    if (word.startsWith('--')) out[(key = word.slice(2))] = [];
+    else if (key) out[key].push(word.replace(/^'(.*)'$/, '$1'));
+  }
+  return out;
+}
+const numbers = (v: string[]) => v.map(Number);
+
+describe('scellier2017-*: Scellier & Bengio 2017', () => {
+  // Table 1 (MNIST, minibatches of 20): architecture, iterations of the free and weakly clamped
+  // phases, ε, β, learning rates α_k and epochs, as the preset file documents them; β multiplies
+  // C = ½‖s − y‖² (Section 2).
+  const TABLE_1 = {
+    'scellier2017-1h': { sizes: [784, 500, 10], free: 20, weak: 4, epsilon: 0.5, beta: 1, alphas: [0.1, 0.05], epochs: 25 },
+    'scellier2017-2h': { sizes: [784, 500, 500, 10], free: 100, weak: 6, epsilon: 0.5, beta: 1, alphas: [0.4, 0.1, 0.01], epochs: 60 },
+    'scellier2017-3h': { sizes: [784, 500, 500, 500, 10], free: 500, weak: 8, epsilon: 0.5, beta: 1, alphas: [0.128, 0.032, 0.008, 0.002], epochs: 160 },
+  };
+  // The reference code, github.com/bscellier/Towards-a-Biologically-Plausible-Backprop,
+  // train_model.py (net1, net2, net3); model.py: C = ((s − y)²).sum(), F = E + β·C, ΔW = −α·∂(E(s^β) − E(s^0))/β.
+  const REFERENCE_CODE = {
+    'scellier2017-1h': { hidden_sizes: [500], n_epochs: 25, batch_size: 20, n_it_neg: 20, n_it_pos: 4, epsilon: 0.5, beta: 0.5, alphas: [0.1, 0.05] },
+    'scellier2017-2h': { hidden_sizes: [500, 500], n_epochs: 60, batch_size: 20, n_it_neg: 150, n_it_pos: 6, epsilon: 0.5, beta: 1, alphas: [0.4, 0.1, 0.01] },
+    'scellier2017-3h': { hidden_sizes: [500, 500, 500], n_epochs: 500, batch_size: 20, n_it_neg: 500, n_it_pos: 8, epsilon: 0.5, beta: 1, alphas: [0.128, 0.032, 0.008, 0.002] },
+  };
+
+  it.each(Object.keys(TABLE_1) as (keyof typeof TABLE_1)[])('%s has the architecture, phases, ε, rates and epochs of Table 1', (name) => {
+    const c = preset(name);
+    const paper = TABLE_1[name];
+    const code = REFERENCE_CODE[name];
+    expect(c.model).toMatchObject({ kind: 'mlp', sizes: paper.sizes, form: 'hopfield', activation: 'hard-sigmoid', cost: 'mse' });
+    expect([784, ...code.hidden_sizes, 10]).toEqual(paper.sizes);
+    // ε: the step of the gradient descent on F (the code's epsilon)
+    expect(c.trainer.solver).toEqual({ kind: 'gradient-descent', stepSize: paper.epsilon });
+    expect(code.epsilon).toBe(paper.epsilon);
+    expect([c.trainer.freeSteps, c.trainer.nudgedSteps]).toEqual([paper.free, paper.weak]);
+    expect(c.trainer.optimizer).toEqual({ kind: 'sgd', lrs: paper.alphas });
+    expect(code.alphas).toEqual(paper.alphas);
+    expect([c.batchSize, c.epochs]).toEqual([code.batch_size, paper.epochs]);
+    // where the code's script differs from Table 1, the preset follows the table
+    if (name === 'scellier2017-2h') expect([code.n_it_neg, c.trainer.freeSteps]).toEqual([150, 100]);
+    if (name === 'scellier2017-3h') expect([code.n_epochs, c.epochs]).toEqual([500, 160]);
+  });
+
+  it.each(Object.keys(TABLE_1) as (keyof typeof TABLE_1)[])('%s runs EP as the reference code does: random sign of β, persistent particles, Glorot init, ρ = clip(s, 0, 1)', (name) => {
+    const c = preset(name);
+    // train_model.py: sign = 2·randint(0, 2) − 1 per minibatch
+    expect(c.trainer.estimator).toBe('random-sign');
+    // model.py: persistent_particles for every example, the test set ("valid") included
+    expect([c.trainer.persistent, c.trainer.persistentEval]).toEqual([true, true]);
+    // model.py initialize_layer: uniform in ±√(6 / (n_in + n_out))
+    expect(c.model.init).toBe('glorot');
+    expectActivation(c.model.activation as string, clip); // model.py rho: T.clip(s, 0, 1)
+  });
+
+  it('scellier2017-1h: β 0.5 on ‖s − y‖² (costWeight 1, the code) is the paper’s β 1 on ½‖s − y‖²: the same force on the output', () => {
+    const c = preset('scellier2017-1h');
+    expect([c.trainer.beta, c.model.costWeight]).toEqual([REFERENCE_CODE['scellier2017-1h'].beta, 1]);
+    expect(nudgeForce(c, S, Y)).toEqual(halfSquareForce(TABLE_1['scellier2017-1h'].beta).map((r) => r.map((v) => expect.closeTo(v, 7))));
+  });
+
+  it.each(['scellier2017-2h', 'scellier2017-3h'] as const)('%s: β 1 on ‖s − y‖², as the code runs the deeper nets (twice the force of the paper’s β 1 on ½‖s − y‖²)', (name) => {
+    const c = preset(name);
+    expect([c.trainer.beta, c.model.costWeight]).toEqual([REFERENCE_CODE[name].beta, 1]);
+    expect(nudgeForce(c, S, Y)).toEqual(halfSquareForce(2 * TABLE_1[name].beta).map((r) => r.map((v) => expect.closeTo(v, 7))));
+  });
+});
+
+describe('ernoult2019-*: Ernoult et al. 2019', () => {
+  // github.com/ernoult/updatesEPgradientsBPTT, README, "Table 1 (training simulation results)":
+  // the commands that produce each row. --size_tab and --lr_tab run from the output layer to the
+  // input ("--lr_tab 0.01 0.04 will apply a learning rate of 0.01 to W_{01} and 0.04 to W_{12}").
+  const TABLE_1: Record<string, string> = {
+    'ernoult2019-eb1h': "python main.py --action 'train' --size_tab 10 512 784 --lr_tab 0.05 0.1 --epochs 30 --T 100 --Kmax 12 --beta 0.5 --dt 0.2 --benchmark",
+    'ernoult2019-p1h': "python main.py --action 'train' --discrete --size_tab 10 512 784 --lr_tab 0.04 0.08 --epochs 30 --T 40 --Kmax 15 --beta 0.1 --benchmark",
+    'ernoult2019-p2h': "python main.py --action 'train' --discrete --size_tab 10 512 512 784 --lr_tab 0.005 0.05 0.2 --epochs 50 --T 100 --Kmax 20 --beta 0.5 --benchmark",
+    'ernoult2019-p3h': "python main.py --action 'train' --discrete --size_tab 10 512 512 512 784 --lr_tab 0.002 0.01 0.05 0.2 --epochs 100 --T 180 --Kmax 20 --beta 0.5 --benchmark",
+    'ernoult2019-conv': "python main.py --action 'train' --activation-function 'hardsigm' --C_tab 64 32 1 --size_tab 10 --lr_tab 0.015 0.035 0.15 --epochs 40 --T 200 --Kmax 10 --beta 0.4 --benchmark",
+  };
+  // main.py's defaults for what the commands leave out
+  const DEFAULTS: Record<string, string[]> = { 'batch-size': ['20'], dt: ['0.2'], 'activation-function': ['sigm'], padding: ['0'], Fconv: ['5'], Fpool: ['2'] };
+  // main.py: 'sigm' is 1/(1 + e^{−4(x − 0.5)}), 'hardsigm' is x.clamp(0, 1)
+  const RHO: Record<string, [string, (x: number) => number]> = {
+    sigm: ['ernoult-sigmoid', (x) => 1 / (1 + Math.exp(-4 * (x - 0.5)))],
+    hardsigm: ['hard-sigmoid', clip],
+  };
+
+  it.each(Object.keys(TABLE_1))('%s is the command of its Table 1 row', (name) => {
+    const c = preset(name);
+    const f = { ...DEFAULTS, ...flags(TABLE_1[name]) };
+    const [T, K, beta, epochs, batch] = [f.T, f.Kmax, f.beta, f.epochs, f['batch-size']].map((v) => Number(v[0]));
+    expect([c.trainer.freeSteps, c.trainer.nudgedSteps, c.trainer.beta, c.epochs, c.batchSize]).toEqual([T, K, beta, epochs, batch]);
+    // input to output here
+    expect(c.trainer.optimizer).toEqual({ kind: 'sgd', lrs: numbers(f.lr_tab).reverse() });
+    // EP with a fixed positive β, from states at zero for every minibatch (netClasses initHidden)
+    expect([c.trainer.estimator, c.trainer.persistent]).toEqual(['one-sided', false]);
+    const [activation, rho] = RHO[f['activation-function'][0]];
+    expect(c.model.activation).toBe(activation);
+    expectActivation(activation, rho);
+    if (f.C_tab) {
+      // C_tab 64 32 1: channels from the classifier back to the one-channel 28×28 input; 5×5 kernels, no padding, 2×2 max-pooling
+      const channels = numbers(f.C_tab).reverse();
+      expect(c.model).toMatchObject({
+        kind: 'conv',
+        inputShape: [28, 28, channels[0]],
+        channels: channels.slice(1),
+        kernels: numbers(f.Fconv),
+        paddings: numbers(f.padding),
+        pools: ['max'],
+        poolSizes: numbers(f.Fpool),
+        dense: numbers(f.size_tab).reverse(),
+        form: 'primitive',
+      });
+      expect(c.trainer.solver).toEqual({ kind: 'fixed-point', schedule: 'synchronous' });
+    } else if (f.discrete) {
+      // prototypical: s_{t+1} = σ(∂Φ/∂s), all layers at once
+      expect(c.model).toMatchObject({ kind: 'mlp', sizes: numbers(f.size_tab).reverse(), form: 'primitive' });
+      expect(c.trainer.solver).toEqual({ kind: 'fixed-point', schedule: 'synchronous' });
+    } else {
+      // energy-based: Euler steps of dt on the Hopfield energy, states clamped to [0, 1]
+      expect(c.model).toMatchObject({ kind: 'mlp', sizes: numbers(f.size_tab).reverse(), form: 'hopfield' });
+      expect(c.trainer.solver).toEqual({ kind: 'gradient-descent', stepSize: Number(f.dt[0]) });
+    }
+    // netClasses stepper: dsdt[0] += β·(target − s[0]), the force of β on ½‖s − y‖²
+    expect(c.model.cost).toBe('mse');
+    if (c.model.kind === 'mlp') expect(nudgeForce(c, S, Y)).toEqual(halfSquareForce(beta).map((r) => r.map((v) => expect.closeTo(v, 7))));
+  });
+});
+
+describe('laborieux2021-*: Laborieux et al. 2021', () => {
+  // github.com/Laborieux-Axel/Equilibrium-Propagation: check/train_mnist.sh (MLP), and the README's
+  // command for "EP with symmetric gradient estimate" with the cross-entropy loss on CIFAR-10.
+  // --lrs, --wds, --channels run from the input to the output, as ours.
+  const MLP = "python main.py --model 'MLP' --task 'MNIST' --archi 784 512 10 --optim 'adam' --lrs 5e-4 5e-4 --epochs 2 --act 'mysig' --todo 'train' --betas 0.0 0.1 --T1 30 --T2 10 --check-thm --mbs 50 --device 0 --save";
+  const CIFAR10 =
+    "python main.py --model 'CNN' --task 'CIFAR10' --data-aug --channels 128 256 512 512 --kernels 3 3 3 3 --pools 'mmmm' --strides 1 1 1 1 --paddings 1 1 1 0 --fc 10 --optim 'sgd' --lrs 0.25 0.15 0.1 0.08 0.05 --wds 3e-4 3e-4 3e-4 3e-4 3e-4 --mmt 0.9 --lr-decay --epochs 120 --act 'my_hard_sig' --todo 'train' --T1 250 --T2 25 --mbs 128 --alg 'EP' --betas 0.0 1.0 --thirdphase --loss 'cel' --softmax --save --device 0";
+  const MNIST_CNN = "python main.py --model 'CNN' --task 'MNIST' --channels 32 64 --kernels 5 5 --pools 'mm' --strides 1 1 --fc 10 --optim 'adam' --lrs 5e-5 1e-5 8e-6 --epochs 1 --act 'hard_sigmoid' --todo 'train' --betas 0.0 0.4 --T1 200 --T2 10 --mbs 100 --device 0";
+  // main.py's activations
+  const mySigmoid = (x: number) => 1 / (1 + Math.exp(-4 * (x - 0.5)));
+  const hardtanh = (x: number) => Math.min(1, Math.max(-1, x));
+  const myHardSig = (x: number) => (1 + hardtanh(x - 1)) * 0.5;
+  const hardSigmoid = (x: number) => (1 + hardtanh(2 * x - 1)) * 0.5;
+
+  it('laborieux2021-mlp is check/train_mnist.sh', () => {
+    const c = preset('laborieux2021-mlp');
+    const f = flags(MLP);
+    expect(c.model).toMatchObject({ kind: 'mlp', sizes: numbers(f.archi), form: 'primitive', cost: 'mse' });
+    expect([c.trainer.freeSteps, c.trainer.nudgedSteps, c.batchSize, c.epochs]).toEqual([f.T1, f.T2, f.mbs, f.epochs].map((v) => Number(v[0])));
+    // betas 0.0 β without --random-sign or --thirdphase: one-sided EP with β
+    expect(f['random-sign'] ?? f.thirdphase).toBeUndefined();
+    expect([c.trainer.estimator, c.trainer.beta]).toEqual(['one-sided', numbers(f.betas)[1]]);
+    // --lrs 5e-4 5e-4: one rate for both layers; a single rate applies to every layer
+    expect(c.trainer.optimizer).toEqual({ kind: f.optim[0], lrs: [5e-4] });
+    expect(numbers(f.lrs).every((lr) => lr === c.trainer.optimizer.lrs[0])).toBe(true);
+    expect(c.model.activation).toBe('ernoult-sigmoid');
+    expectActivation('ernoult-sigmoid', mySigmoid);
+    // model_utils: L = 0.5·MSE summed over the outputs, Φ −= β·L: the force of β on ½‖s − y‖²
+    expect(nudgeForce(c, S, Y)).toEqual(halfSquareForce(c.trainer.beta).map((r) => r.map((v) => expect.closeTo(v, 7))));
+  });
+
+  it('laborieux2021-cifar10 is the README’s symmetric-EP command with the cross-entropy loss', () => {
+    const c = preset('laborieux2021-cifar10');
+    const f = flags(CIFAR10);
+    const same = (v: string[]) => {
+      expect(new Set(v).size).toBe(1); // one value for every layer
+      return Number(v[0]);
+    };
+    expect(c.model).toMatchObject({
+      kind: 'conv',
+      inputShape: [32, 32, 3],
+      channels: numbers(f.channels),
+      kernels: [same(f.kernels)],
+      paddings: numbers(f.paddings),
+      // 'mmmm': max-pooling, "all are kernel size 2 and stride 2" (README)
+      pools: ['max'],
+      poolSizes: [2],
+      dense: numbers(f.fc),
+      cost: 'ce', // --loss 'cel' --softmax: cross-entropy of a softmax readout outside the energy
+      form: 'primitive',
+    });
+    expect(f.pools[0]).toBe('mmmm');
+    expect(same(f.strides)).toBe(1);
+    expect(c.model.activation).toBe('half-clip');
+    expectActivation('half-clip', myHardSig);
+    expect([c.trainer.freeSteps, c.trainer.nudgedSteps, c.batchSize, c.epochs]).toEqual([f.T1, f.T2, f.mbs, f.epochs].map((v) => Number(v[0])));
+    // --thirdphase: the second phase with +β and a third with −β
+    expect([c.trainer.estimator, c.trainer.beta]).toEqual(['symmetric', numbers(f.betas)[1]]);
+    expect(c.trainer.optimizer).toEqual({ kind: 'momentum', lrs: numbers(f.lrs), momentum: Number(f.mmt[0]), weightDecay: same(f.wds) });
+    expect(f.optim[0]).toBe('sgd');
+    expect(c.trainer.persistent).toBe(false);
+    // --data-aug: RandomHorizontalFlip(0.5) and RandomCrop(32, padding=4)
+    expect(c.data).toMatchObject({ dataset: 'cifar10', augment: { cropPad: 4, flip: true } });
+    expect(f['lr-decay']).toEqual([]);
+    expect(c.lrSchedule).toBe('cosine');
+  });
+
+  it('laborieux2021-cifar10 differs from the reference code where the README does not say so (recorded here)', () => {
+    // main.py: CosineAnnealingLR(optimizer, 100, eta_min=1e-5) for 120 epochs; the preset's
+    // cosine runs over all epochs to 0: 0.5·(1 + cos(π·epoch/epochs))
+    const c = preset('laborieux2021-cifar10');
+    expect(c.epochs).toBe(120);
+    const scale = (epoch: number) => 0.5 * (1 + Math.cos((Math.PI * epoch) / c.epochs));
+    const reference = (epoch: number, lr: number) => 1e-5 + ((lr - 1e-5) * (1 + Math.cos((Math.PI * epoch) / 100))) / 2;
+    expect(scale(100) * 0.25).not.toBeCloseTo(reference(100, 0.25), 3);
+    // main.py pads the random crop with 'edge' (the border pixels); the augmentation pads with zeros
+    // (packages/datasets augment.ts), and the inputs are in [0, 1] without main.py's Normalize
+  });
+
+  it('laborieux2021-mnist: the architecture, phases and β of Ernoult et al.’s P-conv and of check/train_mnist_cnn.sh, with symmetric nudging and a CE readout', () => {
+    const c = preset('laborieux2021-mnist');
+    const ernoult = preset('ernoult2019-conv');
+    const f = flags(MNIST_CNN);
+    expect(c.model).toMatchObject({ kind: 'conv', inputShape: [28, 28, 1], channels: numbers(f.channels), kernels: [same(f.kernels)], pools: ['max'], poolSizes: [2], dense: numbers(f.fc), cost: 'ce' });
+    expect(f.pools[0]).toBe('mm');
+    expectActivation(c.model.activation as string, hardSigmoid); // --act 'hard_sigmoid'
+    expect([c.trainer.freeSteps, c.trainer.nudgedSteps, c.trainer.beta]).toEqual([f.T1, f.T2, [f.betas[1]]].map((v) => Number(v[0])));
+    expect(c.trainer.estimator).toBe('symmetric');
+    // the optimizer, batch and epochs are Ernoult et al.'s P-conv (SGD, 0.15/0.035/0.015, batch 20,
+    // 40 epochs), not the script's Adam (5e-5, 1e-5, 8e-6) on batches of 100 for one epoch
+    expect([c.trainer.optimizer, c.batchSize, c.epochs]).toEqual([ernoult.trainer.optimizer, ernoult.batchSize, ernoult.epochs]);
+    expect([f.optim[0], numbers(f.lrs), Number(f.mbs[0])]).toEqual(['adam', [5e-5, 1e-5, 8e-6], 100]);
+    function same(v: string[]): number {
+      expect(new Set(v).size).toBe(1);
+      return Number(v[0]);
+    }
+  });
+});
+
+describe('every preset is covered here', () => {
+  it('lists no preset without a paper test', async () => {
+    const { presetNames } = await import('./index.js');
+    const covered = [
+      'scellier2017-1h', 'scellier2017-2h', 'scellier2017-3h',
+      'ernoult2019-eb1h', 'ernoult2019-p1h', 'ernoult2019-p2h', 'ernoult2019-p3h', 'ernoult2019-conv',
+      'laborieux2021-mlp', 'laborieux2021-cifar10', 'laborieux2021-mnist',
+    ];
+    expect([...presetNames()].sort()).toEqual([...covered].sort());
+  });
+});
