@@ -13,7 +13,7 @@ const PACKAGE = '@sparticuz/chromium';
 
 /**
  * Unpacks the bundled Chromium if needed and returns `{ executable, vulkanDir, version, env }`
- * (vulkanDir holds libvulkan.so.1 and vk_swiftshader_icd.json), or `{ missing }` saying why there
+ * (vulkanDir holds libvulkan.so.1, libvk_swiftshader.so and vk_swiftshader_icd.json), or `{ missing }` saying why there
  * is none: the package is not installed, or this is not linux-x64 (the only build it ships).
  */
 export function bundledChromium() {
@@ -29,9 +29,10 @@ export function bundledChromium() {
   const bin = join(root, 'bin');
   const dir = join(process.env.EQPROP_CACHE_DIR ?? join(tmpdir(), 'eqprop-cache'), `chromium-${version}`);
   const executable = join(dir, 'chromium');
-  const vulkanDir = join(dir, 'swiftshader');
+  // SwiftShader sits next to the browser, where Chromium looks for it (--use-webgpu-adapter=swiftshader)
+  const vulkanDir = dir;
   if (!existsSync(join(dir, '.complete'))) {
-    mkdirSync(vulkanDir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     // write-then-rename: a run killed mid-unpack never leaves a truncated browser behind
     const part = `${executable}.${process.pid}.part`;
     writeFileSync(part, brotliDecompressSync(readFileSync(join(bin, 'chromium.br'))));

@@ -61,7 +61,7 @@ beforeAll(async () => {
   trainer.evaluate(batches(testData, 5, { shuffle: false, flatten: true }), trainer.evalParticles);
   const dir = new RunDir(mkdtempSync(join(tmpdir(), 'eqprop-ck-')));
   saved = snapshot(trainer);
-  new Checkpointer(dir, trainer).save(position.epoch, position.batch, partial, history);
+  await new Checkpointer(dir, trainer).save(position.epoch, position.batch, partial, history);
   const read = runDirReader(dir);
   // plain copies: a Buffer's slice() is a view, and the fuzzers must not damage the originals
   files = Object.fromEntries(['checkpoint.json', 'particles-1.bin', 'test-particles-1.bin'].map((f) => [f, Uint8Array.from(read(f, 1e9)!)]));

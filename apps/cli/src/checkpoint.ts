@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { DataFormatError, type RngState } from '@eqprop/core';
+import { DataFormatError, fetchToHost, runOnBackend, type RngState } from '@eqprop/core';
 import { loadParams, saveParams, type SavedParams } from '@eqprop/models';
 import type { ParticleStore, Trainer } from '@eqprop/learning';
 import { atomicWrite, type RunDir } from './run-dir.js';
@@ -106,10 +106,14 @@ export class Checkpointer {
     for (const f of readdirSync(runDir.path)) if (/\.tmp-\d+$/.test(f)) rmSync(runDir.file(f), { force: true });
   }
 
-  /** Saves the trainer at a position; throws a NumericalError (writing nothing) if a parameter is NaN or Inf. */
-  save(epoch: number, batch: number, partial: PartialEpoch, history: EpochMetrics[]): void {
+  /**
+   * Saves the trainer at a position; throws a NumericalError (writing nothing) if a parameter is
+   * NaN or Inf. Its reads are asynchronous where the backend's are (WebGPU in Node).
+   */
+  async save(epoch: number, batch: number, partial: PartialEpoch, history: EpochMetrics[]): Promise<void> {
     const { trainer } = this;
-    trainer.checkParams();
+    await runOnBackend(trainer.checkParamsReads());
+    await fetchToHost([...Object.values(trainer.net.params), ...trainer.optimizer.slotTensors()]);
     const seq = this.seq + 1;
     const files: Partial<Pick<Checkpoint, ParticleKey>> = {};
     for (const { key, prefix, store } of stores(trainer)) {

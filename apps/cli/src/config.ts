@@ -60,7 +60,7 @@ export const runConfigSchema = z
     epochs: positiveInt,
     lrSchedule: z.enum(['constant', 'cosine']),
     seed: z.number().int().nonnegative(),
-    backend: z.enum(['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu']),
+    backend: z.enum(['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu', 'auto']),
     /** Seconds between mid-epoch checkpoints. */
     checkpointEvery: z.number().positive(),
     /** Also checkpoint after this many batches (resume tests, long batches). */

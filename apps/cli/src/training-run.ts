@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { tf, Rng, ConfigError, setupBackend, type Batch } from '@eqprop/core';
+import { tf, Rng, ConfigError, fetchToHost, hasSyncReads, setupBackend, type Batch } from '@eqprop/core';
 import { buildModel, saveParams, type ModelConfig } from '@eqprop/models';
 import { Trainer, type BatchResult, type EvalResult, type ParticleStore } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
@@ -46,6 +46,9 @@ export interface Session {
 /** Backend, data, model and trainer for a config; the config is checked against the data before anything is built. */
 export async function createSession(config: RunConfig): Promise<Session> {
   await setupBackend(config.backend);
+  if (!hasSyncReads() && config.algorithm === 'bptt') {
+    throw new ConfigError(`--algorithm bptt reads the backend synchronously, which ${tf.getBackend()} cannot here (WebGPU in Node): train it on wasm`);
+  }
   const { train, test, valid } = await loadData(config.data);
   checkAgainstData(config, train);
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));
@@ -86,6 +89,11 @@ export function checkAgainstData(config: RunConfig, train: Dataset): void {
  */
 export function resolveWorkers(config: RunConfig): number {
   if (config.algorithm === 'bptt') return 1;
+  // an accelerator holds the whole batch; replicas are wasm threads
+  if (tf.getBackend() === 'webgpu') {
+    if ((config.workers ?? 1) > 1) throw new ConfigError(`--workers ${config.workers}: data-parallel replicas run on wasm; on webgpu the batch stays on the device (--workers 1)`);
+    return 1;
+  }
   if (config.workers !== undefined) return config.workers;
   if ((config.model as { kind?: string }).kind !== 'conv') return 1;
   return Math.max(1, Math.min(availableParallelism(), Math.floor(config.batchSize / 5)));
@@ -103,7 +111,7 @@ export function epochRng(seed: number, epoch: number): Rng {
 export async function evaluate(session: Session, ds: Dataset, parallel?: DataParallelTrainer, particles?: ParticleStore): Promise<EvalResult> {
   const { trainer, config } = session;
   const all = batches(ds, config.evalBatchSize, { shuffle: false, flatten: config.data.flatten });
-  return parallel ? parallel.evaluate(all, particles) : trainer.evaluate(all, particles);
+  return parallel ? parallel.evaluate(all, particles) : trainer.evaluateAsync(all, particles);
 }
 
 /**
@@ -154,7 +162,7 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
   // the replicas compute EP gradients: BPTT runs on the main thread alone
   const workers = resolveWorkers(config);
   const parallel = workers > 1 ? await DataParallelTrainer.create(trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;
-  const step = (batch: Batch, lrScale: number) => (parallel ? parallel.trainBatch(batch, lrScale) : trainer.trainBatch(batch, lrScale));
+  const step = (batch: Batch, lrScale: number) => (parallel ? parallel.trainBatch(batch, lrScale) : trainer.trainBatchAsync(batch, lrScale));
   try {
     const evaluateTest = () => evaluateHeldOut(session, parallel);
     return await epochs({ session, runDir, log, quiet: opts.quiet, perEpoch, start, partial, history, step, evaluateTest, saveCheckpoint });
@@ -174,7 +182,7 @@ interface EpochLoop {
   history: EpochMetrics[];
   step: (batch: Batch, lrScale: number) => BatchResult | Promise<BatchResult>;
   evaluateTest: () => Promise<TestEvaluation>;
-  saveCheckpoint: (epoch: number, batch: number, partial: PartialEpoch) => void;
+  saveCheckpoint: (epoch: number, batch: number, partial: PartialEpoch) => Promise<void>;
 }
 
 async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
@@ -227,7 +235,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
       if (++sinceSave >= (config.checkpointEveryBatches ?? Infinity) || Date.now() - lastSave > config.checkpointEvery * 1000) {
         partial.seconds = priorSeconds + (Date.now() - t0) / 1000;
         try {
-          saveCheckpoint(epoch, b, partial);
+          await saveCheckpoint(epoch, b, partial);
         } catch (e) {
           throw numerical(e, epoch, b - 1);
         }
@@ -255,6 +263,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
     };
     // before the checkpoint: a kill in between redoes the epoch, which writes the same file again
     if (m.validError !== undefined && history.every((h) => h.validError === undefined || m.validError! < h.validError)) {
+      await fetchToHost(Object.values(session.net.params));
       atomicWrite(runDir.file(BEST_PARAMS_FILE), JSON.stringify({ epoch: m.epoch, validError: m.validError, params: saveParams(session.net.params) }));
     }
     history.push(m);
@@ -264,7 +273,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
     );
     partial = { errors: 0, loss: 0, count: 0, steps: 0, exampleSteps: 0, batches: 0, seconds: 0 };
     try {
-      saveCheckpoint(epoch + 1, 0, partial);
+      await saveCheckpoint(epoch + 1, 0, partial);
     } catch (e) {
       throw numerical(e, epoch, b - 1);
     }

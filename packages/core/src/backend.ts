@@ -52,7 +52,7 @@ export async function setupBackend(name: string = defaultBackend()): Promise<Bac
   }
   const adapter = name === 'webgpu' ? await findAdapter() : undefined;
   await start(name);
-  current = { name, why: 'requested', adapter };
+  current = { name, why: '', adapter };
   return name;
 }
 
@@ -87,7 +87,7 @@ async function start(name: BackendName): Promise<void> {
       throw new EqpropError('E_BACKEND', `backend "${name}" needs the optional package ${pkg}: install it with \`pnpm add ${pkg}@4.22.0\``);
     }
   }
-  if (name === 'webgpu') await registerWebgpuKernelFixes();
+  if (name === 'webgpu') registerWebgpuKernelFixes();
   // the cpu backend greets Node users with a banner about tfjs-node; we choose backends on purpose
   if (name === 'cpu') tf.env().set('IS_TEST', true);
   let ok = false;

@@ -24,12 +24,12 @@ class ToFloatProgram {
   readonly dispatchLayout: { x: number[] };
   readonly dispatch: [number, number, number];
 
-  constructor(
-    readonly outputShape: number[],
-    util: { flatDispatchLayout(shape: number[]): { x: number[] }; computeDispatch(layout: { x: number[] }, shape: number[], wg: [number, number, number]): [number, number, number] },
-  ) {
-    this.dispatchLayout = util.flatDispatchLayout(outputShape);
-    this.dispatch = util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
+  constructor(readonly outputShape: number[]) {
+    // a flat layout over every axis, one element per thread (tfjs-webgpu's flatDispatchLayout and
+    // computeDispatch; the backend folds a dispatch too large for one dimension)
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
+    const size = outputShape.reduce((a, b) => a * b, 1);
+    this.dispatch = [Math.ceil(size / this.workgroupSize[0]), 1, 1];
   }
 
   getUserCode(): string {
@@ -45,13 +45,11 @@ class ToFloatProgram {
 
 let registered = false;
 
-/** Registers the replacement kernels on the webgpu backend (once; the backend package must be loaded). */
-export async function registerWebgpuKernelFixes(): Promise<void> {
+/** Registers the replacement kernels on the webgpu backend (once; after the backend package registered its own). */
+export function registerWebgpuKernelFixes(): void {
   if (registered) return;
   const stock = tf.getKernel('Cast', 'webgpu');
   if (!stock) return;
-  const pkg = '@tensorflow/tfjs-backend-webgpu';
-  const { webgpu_util: util } = (await import(/* @vite-ignore */ pkg)) as { webgpu_util: ConstructorParameters<typeof ToFloatProgram>[1] };
   tf.unregisterKernel('Cast', 'webgpu');
   tf.registerKernel({
     kernelName: 'Cast',
@@ -60,7 +58,7 @@ export async function registerWebgpuKernelFixes(): Promise<void> {
       const x = args.inputs.x as tf.TensorInfo;
       const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
       if (dtype === 'float32' && (x.dtype === 'int32' || x.dtype === 'bool')) {
-        return (args.backend as WebgpuBackendLike).runWebGPUProgram(new ToFloatProgram(x.shape, util), [x], 'float32');
+        return (args.backend as WebgpuBackendLike).runWebGPUProgram(new ToFloatProgram(x.shape), [x], 'float32');
       }
       return stock.kernelFunc(args);
     },

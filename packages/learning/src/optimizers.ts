@@ -78,6 +78,11 @@ export class Optimizer {
     });
   }
 
+  /** The optimizer's state tensors (momentum, Adam's moments), e.g. to bring them to the host before getState. */
+  slotTensors(): tf.Tensor[] {
+    return Object.values(this.slots).flat();
+  }
+
   getState(): { t: number; slots: Record<string, SerializedTensor[]> } {
     return { t: this.t, slots: Object.fromEntries(Object.entries(this.slots).map(([k, v]) => [k, v.map(serializeTensor)])) };
   }

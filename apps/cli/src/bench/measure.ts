@@ -27,6 +27,26 @@ export function matmulRate(m: number, k: number, n: number, runs = 7): number {
   return (2 * m * k * n) / (ms * 1e6);
 }
 
+/**
+ * `matmulRate` with asynchronous reads, for every backend (WebGPU in Node has no dataSync): the
+ * median over `runs` products, each read back before the next starts.
+ */
+export async function matmulRateAsync(m: number, k: number, n: number, runs = 7): Promise<number> {
+  const a = tf.randomUniform([m, k]);
+  const b = tf.randomUniform([k, n]);
+  const times: number[] = [];
+  for (let i = 0; i < runs + 2; i++) {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    await c.data();
+    c.dispose();
+    if (i >= 2) times.push(performance.now() - t0);
+  }
+  tf.dispose([a, b]);
+  times.sort((x, y) => x - y);
+  return (2 * m * k * n) / (times[Math.floor(times.length / 2)] * 1e6);
+}
+
 let peakRss = 0;
 /** Samples the resident set size; the suite reports the peak it saw. */
 export function samplePeakMemory(): number {

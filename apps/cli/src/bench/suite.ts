@@ -14,6 +14,7 @@ import { matmulRate, medianMs, samplePeakMemory } from './measure.js';
 import { parallelCase } from './parallel-case.js';
 import { floorCase } from './floor-case.js';
 import { transposeCase } from './transpose-case.js';
+import { acceleratorCases } from './accelerator-cases.js';
 
 export interface BenchResult {
   name: string;
@@ -163,6 +164,8 @@ export function defaultSuite(): BenchCase[] {
   const alternating = { kind: 'fixed-point', schedule: 'alternating' } as const;
   cases.push(epochCase('laborieux2021-mlp', { solver: alternating, tol: 1e-4 }, 'alternating-tol1e-4'));
   cases.push(epochCase('ernoult2019-p1h', { solver: alternating, freeSteps: 100, tol: 1e-4 }, 'alternating-tol1e-4'));
+  // the papers' GPU batch sizes, meant for --backend webgpu (--only accel)
+  cases.push(...acceleratorCases());
   return cases;
 }
 

@@ -2,14 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { tf, setupBackend, ConfigError, DataFormatError, EqpropError } from '@eqprop/core';
+import { tf, setupBackend, backendInfo, describeBackend, ConfigError, DataFormatError, EqpropError, type AdapterInfo } from '@eqprop/core';
 import { parseFlags } from '../args.js';
 import { atomicWrite } from '../run-dir.js';
 import { defaultSuite, type BenchResult } from '../bench/suite.js';
-import { matmulRate, samplePeakMemory } from '../bench/measure.js';
+import { matmulRateAsync, samplePeakMemory } from '../bench/measure.js';
 
 export const BENCH_HELP = `eqprop bench [--only PATTERN] [--quick] [--out FILE] [--compare OLD.json] [--backend NAME]
   runs the benchmark suite and writes JSON (default bench-results/bench-<date>.json)
+  --backend NAME   wasm (default), webgpu, auto, cpu; the JSON names the WebGPU adapter
+                   (GPU cases: --backend webgpu --only accel)
   --only PATTERN   run the cases whose name contains PATTERN (comma-separated alternatives)
   --quick          epochs are extrapolated from 100 batches
   --compare FILE   print new/old ratios per line`;
@@ -18,6 +20,8 @@ interface BenchFile {
   date: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; platform: string };
   backend: string;
+  /** The WebGPU adapter (vendor, architecture, device, description) when the backend is webgpu. */
+  adapter?: AdapterInfo;
   versions: Record<string, string>;
   matmulGflops: number;
   peakRssMiB: number;
@@ -50,8 +54,8 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const patterns = typeof flags.only === 'string' ? flags.only.split(',') : undefined;
   const cases = defaultSuite().filter((c) => !patterns || patterns.some((p) => c.name.includes(p)));
   if (cases.length === 0) throw new ConfigError(`--only "${flags.only}" matches no benchmark case`);
-  const matmul = matmulRate(500, 784, 512);
-  log(`backend ${backend}: matmul 500×784 by 784×512 at ${matmul.toFixed(1)} GFLOP/s`);
+  const matmul = await matmulRateAsync(500, 784, 512);
+  log(`backend ${describeBackend()}: matmul 500×784 by 784×512 at ${matmul.toFixed(1)} GFLOP/s`);
   const results: BenchResult[] = [];
   for (const c of cases) {
     log(`running ${c.name} …`);
@@ -66,6 +70,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform },
     backend,
+    adapter: backendInfo().adapter,
     versions: { tfjs: tf.version.tfjs, eqprop: '0.1.0' },
     matmulGflops: matmul,
     peakRssMiB: Math.max(samplePeakMemory(), childPeakRss) / 2 ** 20,

@@ -1,5 +1,5 @@
 import { readFileSync, existsSync } from 'node:fs';
-import { ConfigError } from '@eqprop/core';
+import { ConfigError, backendInfo, describeBackend } from '@eqprop/core';
 import { parseFlags, numberFlag, listFlag } from '../args.js';
 import type { SolverConfig } from '@eqprop/learning';
 import { validateConfig, mergeConfig, type RunConfig } from '../config.js';
@@ -11,7 +11,7 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --preset NAME          a paper preset (default ${DEFAULT_PRESET}; see \`eqprop presets\`)
   --config FILE          JSON config merged over the preset
   --resume DIR           continue a run from its last checkpoint
-  --epochs N  --batch-size N  --seed N  --backend wasm|cpu|tensorflow
+  --epochs N  --batch-size N  --seed N  --backend wasm|webgpu|auto|cpu|tensorflow
   --layers 784,500,10    layer sizes (input … output)
   --beta B  --estimator one-sided|symmetric|random-sign
   --lr A,B,…             learning rates, one per layer (input to output) or one for all
@@ -188,7 +188,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
   log(`eqprop train: ${config.preset ?? 'custom'} — ${config.description ?? ''}`.trimEnd());
   log(`run folder: ${runDir.path}`);
   const replicas = resolveWorkers(config);
-  log(`backend ${config.backend}${replicas > 1 ? ` on ${replicas} replicas` : ''}, ${session.train.count} train${session.valid ? ` / ${session.valid.count} validation` : ''} / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs${config.algorithm === 'bptt' ? ', gradients by BPTT' : ''}`);
+  log(`backend ${describeBackend()}`);
+  log(`${replicas > 1 ? `${replicas} replicas, ` : ''}${session.train.count} train${session.valid ? ` / ${session.valid.count} validation` : ''} / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs${config.algorithm === 'bptt' ? ', gradients by BPTT' : ''}`);
   const t0 = Date.now();
   const history = await trainRun(session, { runDir, resume: Boolean(flags.resume), quiet: Boolean(flags.quiet), log });
   const last = history[history.length - 1];
@@ -209,6 +210,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
       ...(chosen.testErrorFromZero !== undefined && { testErrorFromZeroAtValidationEpoch: chosen.testErrorFromZero }),
     }),
     finalTrainError: last?.trainError,
+    backend: backendInfo().name,
+    ...(backendInfo().adapter && { adapter: backendInfo().adapter }),
     secondsPerEpoch: history.reduce((s, m) => s + m.seconds, 0) / Math.max(history.length, 1),
     wallSeconds: (Date.now() - t0) / 1000,
   };

@@ -38,7 +38,7 @@ function randomBatch(net: EnergyNetwork, inputShape: number[], n: number, seed: 
   const labels = Int32Array.from({ length: n }, () => rng.int(10));
   return {
     x: tf.tensor(x, [n, ...inputShape]),
-    y: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat()),
+    y: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D),
     labels,
     indices: Int32Array.from({ length: n }, (_, i) => i),
   };
