@@ -2,6 +2,7 @@ export interface SkipRecord {
   suite: string;
   reason: string;
   command: string;
+  optional?: boolean;
 }
 export const SKIPS_DIR: string;
 export function recordSkip(record: SkipRecord): void;

@@ -9,12 +9,14 @@ export const SKIPS_DIR = '.test-skips';
 /**
  * Records that `suite` was skipped, `reason` being what this machine lacks and `command` how to
  * run it where it can run. Call it from the test file, at collection time, in the package folder.
+ * `optional`: a suite for something no machine of ours can install (tfjs-node): listed, but it
+ * does not fail CI.
  */
-export function recordSkip({ suite, reason, command }) {
+export function recordSkip({ suite, reason, command, optional = false }) {
   const dir = join(process.cwd(), SKIPS_DIR);
   mkdirSync(dir, { recursive: true });
   const slug = suite.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-  writeFileSync(join(dir, `${slug}.json`), `${JSON.stringify({ suite, reason, command })}\n`);
+  writeFileSync(join(dir, `${slug}.json`), `${JSON.stringify({ suite, reason, command, optional })}\n`);
 }
 
 /** The package folders of the workspace (those that can hold a .test-skips folder). */

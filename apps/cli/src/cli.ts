@@ -20,7 +20,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   await command.run(rest);
-  return 0;
+  // a command that finished but found a failure (gpu-check) sets process.exitCode
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -24,13 +24,13 @@ const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(
  */
 function observe(session: Session, before: (what: 'batch' | 'eval') => void): void {
   const { trainer } = session;
-  const trainBatch = trainer.trainBatch.bind(trainer);
-  const evaluate = trainer.evaluate.bind(trainer);
-  trainer.trainBatch = (...args) => {
+  const trainBatch = trainer.trainBatchAsync.bind(trainer);
+  const evaluate = trainer.evaluateAsync.bind(trainer);
+  trainer.trainBatchAsync = (...args) => {
     before('batch');
     return trainBatch(...args);
   };
-  trainer.evaluate = (...args) => {
+  trainer.evaluateAsync = (...args) => {
     before('eval');
     return evaluate(...args);
   };

@@ -5,6 +5,7 @@ import { benchCommand, BENCH_HELP } from './bench.js';
 import { gduCommand, GDU_HELP } from './gdu.js';
 import { compareCommand, COMPARE_HELP } from './compare.js';
 import { sweepCommand, SWEEP_HELP } from './sweep.js';
+import { gpuCheckCommand, GPU_CHECK_HELP } from './gpu-check.js';
 
 export interface Command {
   summary: string;
@@ -21,4 +22,5 @@ export const commands: Record<string, Command> = {
   gdu: { summary: 'EP updates vs BPTT gradients, step by step (Ernoult et al. 2019)', help: GDU_HELP, run: gduCommand },
   compare: { summary: 'train EP and baselines (bp, bptt, rbp, chl) from the same weights', help: COMPARE_HELP, run: compareCommand },
   sweep: { summary: 'β sweep of the gradient estimate; batch-size and lr sweeps', help: SWEEP_HELP, run: sweepCommand },
+  'gpu-check': { summary: 'WebGPU against wasm on every term, solver, estimator and preset batch', help: GPU_CHECK_HELP, run: gpuCheckCommand },
 };

@@ -4,7 +4,8 @@
 import { Rng, tf } from '@eqprop/core';
 import { maxPoolMask } from '@eqprop/energies';
 import { describe, expect, it } from 'vitest';
-import { onBackend, probeWebgpu, take } from './on-backend.js';
+import { onBackend, take } from './equivalence.js';
+import { probeWebgpu } from './probe.js';
 
 const SUITE = 'WebGPU kernel fixes (Dawn in Node)';
 const probe = await probeWebgpu(SUITE);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { recordSkip } from '../../../../scripts/test-skips.mjs';
-import { probeWebgpu } from './on-backend.js';
+import { probeWebgpu } from './probe.js';
 
 const SUITE = 'eqprop train on WebGPU (Dawn in Node)';
 const probe = await probeWebgpu(SUITE);
