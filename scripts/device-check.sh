@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check of eqprop, for a machine with a GPU, no network and no Node (the `device` machines).
 #
-#   bash scripts/device-check.sh prepare   here: builds .device/ (git-ignored, about 55 MiB): the CLI
+#   bash scripts/device-check.sh prepare   here: builds .device/ (git-ignored, about 40 MiB): the CLI
 #                                          and tfjs-webgpu as one file, Dawn's dawn.node, the tfjs
 #                                          wasm binaries, this machine's node (xz), the Vulkan loader
 #   bash scripts/device-check.sh run       there (carry .device): unpacks node, finds the Vulkan
@@ -27,8 +27,15 @@ prepare() {
   webgpuBackend="$(cd "$core" && node -p "require.resolve('@tensorflow/tfjs-backend-webgpu')")"
   wasmDir="$(dirname "$(cd "$core" && node -p "require.resolve('@tensorflow/tfjs-backend-wasm')")")"
   esbuild="$(ls -d "$root"/node_modules/.pnpm/esbuild@*/node_modules/esbuild/bin/esbuild | head -1)"
-  # one file: the WebGPU backend registered first, then the CLI (which runs on import)
-  printf "import '%s';\nimport '%s';\n" "$webgpuBackend" "$root/apps/cli/dist/cli.js" >"$dev/entry.mjs"
+  # one file: Dawn as navigator.gpu first (tfjs-webgpu registers its backend only where navigator.gpu
+  # exists when it loads), then the WebGPU backend, then the CLI (which runs on import)
+  cat >"$dev/entry.mjs" <<EOF
+import { create, globals } from 'webgpu';
+Object.assign(globalThis, globals);
+Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]) }, configurable: true, writable: true });
+await import('$webgpuBackend');
+await import('$root/apps/cli/dist/cli.js');
+EOF
   # emscripten (the wasm backend) and some CommonJS modules need require/__dirname in an ES module
   local banner="import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; import { dirname as __dn } from 'node:path'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);"
   "$esbuild" "$dev/entry.mjs" --bundle --platform=node --format=esm --target=node20 --log-level=warning \
@@ -37,7 +44,8 @@ prepare() {
   cp "$wasmDir"/*.wasm "$dev/"
   local dawn="$core/node_modules/webgpu"
   cp "$dawn/package.json" "$dawn/index.js" "$dev/node_modules/webgpu/"
-  cp "$dawn/dist/linux-x64/dawn.node" "$dev/node_modules/webgpu/dist/linux-x64/"
+  # the two big binaries travel compressed (the device tool carries 64 MiB, the working tree included)
+  xz -T2 -6 -c "$dawn/dist/linux-x64/dawn.node" >"$dev/dawn.node.xz"
   xz -T2 -6 -c "$(command -v node)" >"$dev/node.xz"
   # the Vulkan loader, for a machine whose image has none (Debian's package; needs apt's network here)
   local o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/eqprop-apt-lists)
@@ -55,11 +63,10 @@ run() {
   local out="${OUT:-$root/device-check-out}"
   mkdir -p "$out"
   [ -f "$dev/cli.mjs" ] || { echo "device-check: $dev/cli.mjs missing: run 'bash scripts/device-check.sh prepare' first and carry .device" >&2; exit 1; }
-  local node=/tmp/eqprop-node
-  if [ ! -x "$node" ]; then
-    if command -v xz >/dev/null; then xz -dc "$dev/node.xz" >"$node"; else python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('$dev/node.xz'), open('$node','wb'))"; fi
-    chmod +x "$node"
-  fi
+  local node=/tmp/eqprop-node dawn="$dev/node_modules/webgpu/dist/linux-x64/dawn.node"
+  unxz() { if command -v xz >/dev/null; then xz -dc "$1" >"$2"; else python3 -c "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],'wb'))" "$1" "$2"; fi; }
+  [ -x "$node" ] || { unxz "$dev/node.xz" "$node" && chmod +x "$node"; }
+  [ -f "$dawn" ] || unxz "$dev/dawn.node.xz" "$dawn"
   # Vulkan: the loader (unpacked from the carried package when the image lacks it) and the driver
   if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
     for f in "$dev"/gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
