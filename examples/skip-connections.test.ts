@@ -1,6 +1,6 @@
-import { describe, it, expect, beforeAll } from 'vitest';
 import { Rng, setupBackend } from '@eqprop/core';
 import { buildModel } from '@eqprop/models';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { trainSkipMlp } from './skip-connections.js';
 
 describe('example: an architecture with skip couplings, from public APIs', () => {

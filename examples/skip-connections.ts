@@ -7,10 +7,10 @@
  *   pnpm --filter @eqprop/examples test     (runs this file through skip-connections.test.ts)
  */
 import { ConfigError, Rng, setupBackend } from '@eqprop/core';
-import { Bias, DenseCoupling, EnergyNetwork, MseCost, activationByName, type Term } from '@eqprop/energies';
-import { buildModel, initBias, initWeight, registerArchitecture, type ModelConfig } from '@eqprop/models';
-import { Trainer, type TrainerConfig } from '@eqprop/learning';
 import { batches, subset, synthetic } from '@eqprop/datasets';
+import { activationByName, Bias, DenseCoupling, EnergyNetwork, MseCost, type Term } from '@eqprop/energies';
+import { Trainer, type TrainerConfig } from '@eqprop/learning';
+import { buildModel, initBias, initWeight, type ModelConfig, registerArchitecture } from '@eqprop/models';
 
 /** Sizes [input, hidden…, output]; the CLI and buildModel find it under kind "skip-mlp". */
 export interface SkipMlpConfig extends ModelConfig {

@@ -17,7 +17,8 @@ const PACKAGE = '@sparticuz/chromium';
  * is none: the package is not installed, or this is not linux-x64 (the only build it ships).
  */
 export function bundledChromium() {
-  if (process.platform !== 'linux' || process.arch !== 'x64') return { missing: `${PACKAGE} ships a linux-x64 build only (this is ${process.platform}-${process.arch})` };
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    return { missing: `${PACKAGE} ships a linux-x64 build only (this is ${process.platform}-${process.arch})` };
   let root;
   try {
     // the package exports no package.json: its entry is build/cjs/index.cjs, three folders down
@@ -38,7 +39,10 @@ export function bundledChromium() {
     writeFileSync(part, brotliDecompressSync(readFileSync(join(bin, 'chromium.br'))));
     chmodSync(part, 0o755);
     renameSync(part, executable);
-    for (const [archive, into] of [['swiftshader.tar.br', vulkanDir], ['fonts.tar.br', dir]]) {
+    for (const [archive, into] of [
+      ['swiftshader.tar.br', vulkanDir],
+      ['fonts.tar.br', dir],
+    ]) {
       const tar = spawnSync('tar', ['-x', '-C', into], { input: brotliDecompressSync(readFileSync(join(bin, archive))) });
       if (tar.status !== 0) return { missing: `unpacking ${archive} failed: ${tar.stderr}` };
     }

@@ -1,11 +1,11 @@
 // Runs inside a scratch project that installed the packed tarballs (see consumer-smoke.sh): only
 // what a user of the published packages gets.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-const require = createRequire(join(process.cwd(), 'package.json'));
+const _require = createRequire(join(process.cwd(), 'package.json'));
 const names = Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies ?? {}).sort();
 const fail = (msg) => {
   console.error(`consumer smoke: ${msg}`);
@@ -38,7 +38,15 @@ const data = synthetic({ count: 200, inputSize: 16, numClasses: 4, seed: 1 });
 const net = buildModel({ kind: 'mlp', sizes: [16, 20, 4], activation: 'hard-sigmoid', form: 'hopfield', cost: 'mse' }, new Rng(1));
 const trainer = new Trainer(
   net,
-  { solver: { kind: 'gradient-descent', stepSize: 0.5 }, freeSteps: 15, nudgedSteps: 4, estimator: 'symmetric', beta: 0.5, optimizer: { kind: 'adam', lrs: [0.01] }, persistent: true },
+  {
+    solver: { kind: 'gradient-descent', stepSize: 0.5 },
+    freeSteps: 15,
+    nudgedSteps: 4,
+    estimator: 'symmetric',
+    beta: 0.5,
+    optimizer: { kind: 'adam', lrs: [0.01] },
+    persistent: true,
+  },
   { seed: 2, trainCount: data.count },
 );
 const tensors = tf.memory().numTensors;
@@ -72,7 +80,22 @@ for (const name of names) {
 const bin = join('node_modules', '.bin', 'eqprop');
 const run = (...args) => execFileSync(bin, args, { encoding: 'utf8', timeout: 300_000 });
 if (!run('presets').includes('scellier2017-1h')) fail('eqprop presets does not list scellier2017-1h');
-const trained = run('train', '--layers', '784,16,10', '--train-limit', '200', '--test-limit', '100', '--epochs', '1', '--workers', '2', '--quiet', '--out', 'runs');
+const trained = run(
+  'train',
+  '--layers',
+  '784,16,10',
+  '--train-limit',
+  '200',
+  '--test-limit',
+  '100',
+  '--epochs',
+  '1',
+  '--workers',
+  '2',
+  '--quiet',
+  '--out',
+  'runs',
+);
 console.log(trained.trim().split('\n').slice(-1)[0]);
 const dir = join('runs', readdirSync('runs')[0]);
 console.log(run('eval', '--run', dir).trim());

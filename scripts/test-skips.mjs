@@ -1,7 +1,7 @@
 // A test suite that cannot run on this machine (no browser, no GPU adapter) says so here instead of
 // vanishing: it writes one record into its package's .test-skips/ folder (a turbo output of the
 // `test` task, so a cached run restores it), and scripts/test.mjs lists every record at the end.
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const SKIPS_DIR = '.test-skips';

@@ -1,17 +1,25 @@
-import { describe, it, expect } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '@eqprop/core';
-import { getPreset } from './presets/index.js';
-import { mergeConfig, validateConfig } from './config.js';
-import { createSession, evaluate, trainRun } from './training-run.js';
-import { RunDir } from './run-dir.js';
+import { describe, expect, it } from 'vitest';
 import { BpttTrainer } from './bptt-trainer.js';
+import { mergeConfig, validateConfig } from './config.js';
+import { getPreset } from './presets/index.js';
+import { RunDir } from './run-dir.js';
+import { createSession, evaluate, trainRun } from './training-run.js';
 
 const small = (algorithm: 'ep' | 'bptt', more: object = {}) =>
   validateConfig(
-    mergeConfig(getPreset('ernoult2019-p1h'), { algorithm, epochs: 1, maxBatches: 40, workers: 1, data: { trainLimit: 1000, testLimit: 500 }, evalBatchSize: 500, ...more }),
+    mergeConfig(getPreset('ernoult2019-p1h'), {
+      algorithm,
+      epochs: 1,
+      maxBatches: 40,
+      workers: 1,
+      data: { trainLimit: 1000, testLimit: 500 },
+      evalBatchSize: 500,
+      ...more,
+    }),
   );
 
 describe('--algorithm bptt', () => {

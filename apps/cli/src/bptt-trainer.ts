@@ -1,7 +1,7 @@
+import { SourceTrainer } from '@eqprop/analysis';
+import { BpttEstimator } from '@eqprop/baselines';
 import type { EnergyNetwork } from '@eqprop/energies';
 import type { TrainerConfig, TrainerOptions } from '@eqprop/learning';
-import { BpttEstimator } from '@eqprop/baselines';
-import { SourceTrainer } from '@eqprop/analysis';
 
 /**
  * The EP trainer with its gradient replaced by BPTT through the same dynamics (Ernoult et al.

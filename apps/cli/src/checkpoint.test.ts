@@ -1,16 +1,27 @@
 // The checkpoint loader against corrupted checkpoint.json and particle files: every corrupted input
 // gives a one-line DataFormatError — never another error, a hang, a huge allocation or a load of
 // other values; what loads holds, bit for bit, what was saved.
-import { describe, it, expect, beforeAll } from 'vitest';
+
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tf, setupBackend, Rng, DataFormatError } from '@eqprop/core';
-import { buildModel, type ModelConfig } from '@eqprop/models';
-import { Trainer, type TrainerConfig } from '@eqprop/learning';
+import { DataFormatError, Rng, setupBackend, tf } from '@eqprop/core';
 import { batches, synthetic } from '@eqprop/datasets';
+import { Trainer, type TrainerConfig } from '@eqprop/learning';
+import { buildModel, type ModelConfig } from '@eqprop/models';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Checkpoint,
+  Checkpointer,
+  type CheckpointTarget,
+  crc32,
+  decodeParticles,
+  encodeCheckpoint,
+  loadCheckpoint,
+  type PartialEpoch,
+  runDirReader,
+} from './checkpoint.js';
 import { RunDir } from './run-dir.js';
-import { Checkpointer, crc32, decodeParticles, encodeCheckpoint, loadCheckpoint, runDirReader, type Checkpoint, type CheckpointTarget, type PartialEpoch } from './checkpoint.js';
 import type { EpochMetrics } from './training-run.js';
 
 const CASES = 1000;
@@ -48,7 +59,9 @@ function snapshot(trainer: Trainer) {
 let saved: ReturnType<typeof snapshot>;
 const position = { epoch: 1, batch: 2 };
 const partial: PartialEpoch = { errors: 3, loss: 1.25, count: 20, steps: 10, exampleSteps: 180, batches: 2, seconds: 0.5 };
-const history: EpochMetrics[] = [{ epoch: 1, trainError: 0.5, trainLoss: 0.7, testError: 0.4, testLoss: 0.6, seconds: 1, meanFreeSteps: 5, freeStepsPerExample: 5 }];
+const history: EpochMetrics[] = [
+  { epoch: 1, trainError: 0.5, trainLoss: 0.7, testError: 0.4, testLoss: 0.6, seconds: 1, meanFreeSteps: 5, freeStepsPerExample: 5 },
+];
 
 beforeAll(async () => {
   await setupBackend('wasm');
@@ -150,7 +163,22 @@ function paths(v: unknown, prefix: (string | number)[] = []): (string | number)[
   return [prefix, ...keys.flatMap((k) => paths((v as Record<string | number, unknown>)[k], [...prefix, k]))];
 }
 
-const WRONG: unknown[] = [null, -1, 1.5, 2 ** 53, 1e308, 'x', '', true, [], {}, [1e9, 1e9], { shape: [1e6, 1e6], dtype: 'float32', data: 'AAAA' }, 'A'.repeat(5000), '='.repeat(100000)];
+const WRONG: unknown[] = [
+  null,
+  -1,
+  1.5,
+  2 ** 53,
+  1e308,
+  'x',
+  '',
+  true,
+  [],
+  {},
+  [1e9, 1e9],
+  { shape: [1e6, 1e6], dtype: 'float32', data: 'AAAA' },
+  'A'.repeat(5000),
+  '='.repeat(100000),
+];
 
 /**
  * A structural change (a field removed or given a wrong value), re-sealed with a valid digest so the
@@ -172,7 +200,7 @@ function mutate(rng: Rng): { bytes: Uint8Array; path: (string | number)[]; ck: R
   } else if (typeof old === 'string' && rng.next() < 0.5) {
     // base64 data: cut, extended, or a bad character
     const i = rng.int(old.length + 1);
-    parent[key] = [old.slice(0, i), old + 'AAAA', old.slice(0, i) + '*' + old.slice(i + 1)][rng.int(3)];
+    parent[key] = [old.slice(0, i), `${old}AAAA`, `${old.slice(0, i)}*${old.slice(i + 1)}`][rng.int(3)];
   } else {
     parent[key] = WRONG[rng.int(WRONG.length)];
   }
@@ -184,7 +212,7 @@ function encodeVersion2(ck: Record<string, unknown>): Uint8Array {
   const { sha256: _, ...rest } = ck;
   const body = { ...rest, version: 2 };
   const checksum = crc32(new TextEncoder().encode(JSON.stringify(body)));
-  return new TextEncoder().encode(JSON.stringify({ ...body, checksum }, null, 1) + '\n');
+  return new TextEncoder().encode(`${JSON.stringify({ ...body, checksum }, null, 1)}\n`);
 }
 
 describe('checkpoint loader', () => {
@@ -203,7 +231,9 @@ describe('checkpoint loader', () => {
     expect(ck).toMatchObject({ version: 3, seq: 1, ...position, partial, history });
     expectSavedState(fresh);
     // the particle file holds what the trainer held
-    decodeParticles(files['test-particles-1.bin'], [6, 3], testData.count).forEach((a, l) => expect(Array.from(new Uint8Array(a.buffer))).toEqual(saved.testParticles[l]));
+    decodeParticles(files['test-particles-1.bin'], [6, 3], testData.count).forEach((a, l) =>
+      expect(Array.from(new Uint8Array(a.buffer))).toEqual(saved.testParticles[l]),
+    );
   });
 
   it('seals checkpoint.json with the SHA-256 of its canonical payload; a mismatch names the file', () => {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { DataFormatError, fetchToHost, runOnBackend, type RngState } from '@eqprop/core';
-import { loadParams, saveParams, type SavedParams } from '@eqprop/models';
+import { DataFormatError, fetchToHost, type RngState, runOnBackend } from '@eqprop/core';
 import type { ParticleStore, Trainer } from '@eqprop/learning';
+import { loadParams, type SavedParams, saveParams } from '@eqprop/models';
 import { atomicWrite, type RunDir } from './run-dir.js';
 import type { EpochMetrics } from './training-run.js';
 
@@ -145,7 +145,7 @@ export class Checkpointer {
  * change to the content does.
  */
 export function encodeCheckpoint(ck: Checkpoint): string {
-  return JSON.stringify({ ...ck, sha256: sha256Hex(JSON.stringify(ck)) }, null, 1) + '\n';
+  return `${JSON.stringify({ ...ck, sha256: sha256Hex(JSON.stringify(ck)) }, null, 1)}\n`;
 }
 
 function sha256Hex(text: string): string {
@@ -187,7 +187,14 @@ export function loadCheckpoint(read: ReadFile, target: CheckpointTarget): Checkp
     if (bytes.byteLength !== expected || crc32(bytes) !== entry.crc32) {
       throw new DataFormatError(`${entry.file} is corrupt (size or CRC-32 differs from checkpoint.json)`);
     }
-    return { store, values: decodeParticles(bytes, layers.map((a) => a.length / count), count) };
+    return {
+      store,
+      values: decodeParticles(
+        bytes,
+        layers.map((a) => a.length / count),
+        count,
+      ),
+    };
   });
   loadParams(trainer.net.params, ck.params);
   trainer.optimizer.setState(ck.optimizer);
@@ -223,7 +230,9 @@ export function parseCheckpoint(raw: Uint8Array, target: CheckpointTarget, path 
     }
     body = rest;
   } else {
-    throw new DataFormatError(`${path}: checkpoint version ${show(value.version)} is not supported (expected one of ${READABLE_CHECKPOINT_VERSIONS.join(', ')})`);
+    throw new DataFormatError(
+      `${path}: checkpoint version ${show(value.version)} is not supported (expected one of ${READABLE_CHECKPOINT_VERSIONS.join(', ')})`,
+    );
   }
   const ck = body as unknown as Checkpoint;
   const bad = (what: string) => new DataFormatError(`checkpoint.json: ${what}`);

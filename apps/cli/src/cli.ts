@@ -10,13 +10,13 @@ function usage(): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage() + '\n');
+    process.stdout.write(`${usage()}\n`);
     return name ? 0 : 1;
   }
   const command = commands[name];
   if (!command) throw new EqpropError('E_USAGE', `unknown command "${name}": expected one of ${Object.keys(commands).join(', ')}`);
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(command.help + '\n');
+    process.stdout.write(`${command.help}\n`);
     return 0;
   }
   await command.run(rest);

@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { ConfigError } from '@eqprop/core';
+import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
 const solver = z.discriminatedUnion('kind', [

@@ -1,4 +1,4 @@
-import { loadMnist, loadFashionMnist, loadCifar10, holdOut, subset, type Dataset } from '@eqprop/datasets';
+import { type Dataset, holdOut, loadCifar10, loadFashionMnist, loadMnist, subset } from '@eqprop/datasets';
 import type { RunConfig } from './config.js';
 
 /**

@@ -43,7 +43,12 @@ describe('eqprop sweep: points in worker processes, one file each', () => {
     expect(r.stdout).toContain(`${before.length} of ${values.length} points already done`);
     expect(r.stdout).toContain(`computing ${values.length - before.length} points`);
     const computed = [...r.stdout.matchAll(/point (lr-[\d.e-]+) done/g)].map((m) => `${m[1]}.json`);
-    expect(computed.sort()).toEqual(values.map((v) => `lr-${Number(v)}.json`).filter((f) => !before.includes(f)).sort());
+    expect(computed.sort()).toEqual(
+      values
+        .map((v) => `lr-${Number(v)}.json`)
+        .filter((f) => !before.includes(f))
+        .sort(),
+    );
     for (const f of before) expect(statSync(join(points, f)).mtimeMs, f).toBe(stamps[f]);
     expect(done()).toHaveLength(values.length);
 
@@ -52,7 +57,9 @@ describe('eqprop sweep: points in worker processes, one file each', () => {
     expect(again.stdout).toContain(`${values.length} of ${values.length} points already done`);
     expect(again.stdout).not.toContain('computing');
     const final = svg(join(out, 'sweep-lr-final.svg'));
-    expect(svgTexts(final)).toEqual(expect.arrayContaining(['laborieux2021-mlp: final error vs learning rate', 'learning rate', 'final error (%)', 'test error']));
+    expect(svgTexts(final)).toEqual(
+      expect.arrayContaining(['laborieux2021-mlp: final error vs learning rate', 'learning rate', 'final error (%)', 'test error']),
+    );
     expect(findAll(final, 'circle').length).toBe(2 * values.length + 2);
     const traj = svgTexts(svg(join(out, 'sweep-lr-test-error.svg')));
     for (const v of values) expect(traj).toContain(`learning rate ${Number(v)}`);
@@ -60,7 +67,23 @@ describe('eqprop sweep: points in worker processes, one file each', () => {
 
   it('sweep beta writes the error and cosine plots, a table with the best β per estimator, and JSON', () => {
     const out = tmp('beta');
-    const r = cli(['sweep', 'beta', ...TINY, '--batch-size', '10', '--batches', '2', '--betas', '1e-3,1e-2,0.1', '--sweep-free-steps', '150', '--sweep-nudged-steps', '80', '--out', out]);
+    const r = cli([
+      'sweep',
+      'beta',
+      ...TINY,
+      '--batch-size',
+      '10',
+      '--batches',
+      '2',
+      '--betas',
+      '1e-3,1e-2,0.1',
+      '--sweep-free-steps',
+      '150',
+      '--sweep-nudged-steps',
+      '80',
+      '--out',
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/symmetric: the error is smallest at β = /);
     const md = readFileSync(join(out, 'beta-sweep.md'), 'utf8');
@@ -69,7 +92,15 @@ describe('eqprop sweep: points in worker processes, one file each', () => {
     expect(json.summary.estimators.map((e: { estimator: string }) => e.estimator)).toEqual(['one-sided', 'symmetric', 'random-sign']);
     expect(json.points).toHaveLength(3);
     const err = svg(join(out, 'beta-sweep-error.svg'));
-    expect(svgTexts(err)).toEqual(expect.arrayContaining(['β (nudging strength)', 'relative error ‖ĝ − ∇L‖ / ‖∇L‖', 'one-sided (mean ± std)', 'symmetric (mean ± std)', 'random-sign (mean ± std)']));
+    expect(svgTexts(err)).toEqual(
+      expect.arrayContaining([
+        'β (nudging strength)',
+        'relative error ‖ĝ − ∇L‖ / ‖∇L‖',
+        'one-sided (mean ± std)',
+        'symmetric (mean ± std)',
+        'random-sign (mean ± std)',
+      ]),
+    );
     expect(findAll(err, 'circle').length).toBe(3 * 3 + 3);
     expect(svgTexts(svg(join(out, 'beta-sweep-cosine.svg')))).toContain('cos(ĝ, ∇L)');
   });
@@ -78,7 +109,23 @@ describe('eqprop sweep: points in worker processes, one file each', () => {
 describe('eqprop compare', () => {
   it('trains EP and the backprop twin from the same weights and writes curves and a table', () => {
     const out = tmp('compare');
-    const r = cli(['compare', '--preset', 'scellier2017-1h', '--layers', '784,8,10', '--with', 'bp', '--epochs', '2', '--train-limit', '100', '--test-limit', '100', '--out', out]);
+    const r = cli([
+      'compare',
+      '--preset',
+      'scellier2017-1h',
+      '--layers',
+      '784,8,10',
+      '--with',
+      'bp',
+      '--epochs',
+      '2',
+      '--train-limit',
+      '100',
+      '--test-limit',
+      '100',
+      '--out',
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const md = readFileSync(join(out, 'compare.md'), 'utf8');
     expect(md).toContain('| algorithm | final test error | best test error |');

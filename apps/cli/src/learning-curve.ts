@@ -1,7 +1,7 @@
-import { Rng, type Batch } from '@eqprop/core';
+import { type CurvePoint, type Learner, type LearnerKind, type LearningCurve, makeLearner } from '@eqprop/analysis';
+import { type Batch, Rng } from '@eqprop/core';
+import { batches, type Dataset, numBatches } from '@eqprop/datasets';
 import { buildModel, type ModelConfig } from '@eqprop/models';
-import { batches, numBatches, type Dataset } from '@eqprop/datasets';
-import { makeLearner, type Learner, type LearnerKind, type LearningCurve, type CurvePoint } from '@eqprop/analysis';
 import type { RunConfig } from './config.js';
 import { epochRng } from './training-run.js';
 
@@ -17,7 +17,13 @@ export interface CurveOptions {
  * config's seed, so every learner of a comparison starts from the same weights), evaluating on
  * the test set before training and after every epoch.
  */
-export function trainCurve(config: RunConfig, kind: LearnerKind, data: { train: Dataset; test: Dataset }, name: string, opts: CurveOptions = {}): LearningCurve {
+export function trainCurve(
+  config: RunConfig,
+  kind: LearnerKind,
+  data: { train: Dataset; test: Dataset },
+  name: string,
+  opts: CurveOptions = {},
+): LearningCurve {
   const { train, test } = data;
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));
   // seed + 1 for the trainer, as `eqprop train` does (random-sign β, particles)
@@ -53,7 +59,9 @@ export function trainCurve(config: RunConfig, kind: LearnerKind, data: { train: 
       curve.seconds += (Date.now() - t0) / 1000;
       const ev = evaluate(epoch + b / perEpoch);
       curve.test.push(ev);
-      opts.log?.(`${name}: epoch ${epoch + 1}/${config.epochs}  training error ${pct(curve.train.at(-1)?.trainError)}  test error ${pct(ev.testError)}  ${curve.seconds.toFixed(1)} s`);
+      opts.log?.(
+        `${name}: epoch ${epoch + 1}/${config.epochs}  training error ${pct(curve.train.at(-1)?.trainError)}  test error ${pct(ev.testError)}  ${curve.seconds.toFixed(1)} s`,
+      );
       if (config.maxBatches !== undefined && total >= config.maxBatches) break;
     }
   } finally {

@@ -1,15 +1,16 @@
 // A run that diverges (an absurd learning rate) stops with one line naming the epoch, the batch
 // and the culprit, and leaves the last good checkpoint: finite and loadable. Drives the built CLI.
-import { describe, it, expect, beforeAll } from 'vitest';
+
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { validateConfig } from './config.js';
-import { createSession } from './training-run.js';
-import { RunDir } from './run-dir.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, runDirReader } from './checkpoint.js';
+import { validateConfig } from './config.js';
+import { RunDir } from './run-dir.js';
+import { createSession } from './training-run.js';
 
 const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const ARGS = ['train', '--preset', 'scellier2017-1h', '--layers', '784,30,10', '--train-limit', '200', '--test-limit', '100', '--epochs', '1'];
@@ -20,10 +21,14 @@ describe('NaN or Inf during training', () => {
   for (const workers of ['1', '2']) {
     it(`stops with epoch, batch and culprit and keeps the last good checkpoint (workers ${workers})`, async () => {
       const out = mkdtempSync(join(tmpdir(), 'eqprop-nan-'));
-      const r = spawnSync(process.execPath, [cliPath, ...ARGS, '--lr', '1e38', '--workers', workers, '--checkpoint-every-batches', '1', '--quiet', '--out', out], {
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
+      const r = spawnSync(
+        process.execPath,
+        [cliPath, ...ARGS, '--lr', '1e38', '--workers', workers, '--checkpoint-every-batches', '1', '--quiet', '--out', out],
+        {
+          encoding: 'utf8',
+          timeout: 120_000,
+        },
+      );
       expect(r.status).toBe(1);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       const m = r.stderr.match(/^eqprop: error: epoch 1, batch (\d+)\/10: (.*) \(last good checkpoint kept in (.*)\)$/m);

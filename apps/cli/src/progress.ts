@@ -25,7 +25,7 @@ export class ProgressBar {
       const pct = Math.floor(frac * 10);
       if (pct !== this.lastPct) {
         this.lastPct = pct;
-        this.out.write(text + '\n');
+        this.out.write(`${text}\n`);
       }
     }
   }

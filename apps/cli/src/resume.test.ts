@@ -1,15 +1,35 @@
 // `eqprop train` killed with SIGKILL at random moments and resumed each time must end exactly
 // (bitwise) where an uninterrupted run with the same seed ends. Drives the built CLI.
-import { describe, it, expect, beforeAll } from 'vitest';
+
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '@eqprop/core';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const TINY = ['train', '--preset', 'scellier2017-1h', '--layers', '784,100,10', '--free-steps', '60', '--test-limit', '100', '--validation', '60', '--batch-size', '20', '--seed', '3', '--checkpoint-every-batches', '1', '--quiet'];
+const TINY = [
+  'train',
+  '--preset',
+  'scellier2017-1h',
+  '--layers',
+  '784,100,10',
+  '--free-steps',
+  '60',
+  '--test-limit',
+  '100',
+  '--validation',
+  '60',
+  '--batch-size',
+  '20',
+  '--seed',
+  '3',
+  '--checkpoint-every-batches',
+  '1',
+  '--quiet',
+];
 
 interface Outcome {
   code: number | null;
@@ -82,7 +102,8 @@ async function trainWithKills(args: string[], out: string, opts: { seed: number;
       let due = Infinity;
       const extra = rng.int(30);
       killAt = () => {
-        const now = stamp(dir ?? (dir = runFolder(out)));
+        dir ??= runFolder(out);
+        const now = stamp(dir);
         if (due === Infinity && now && now !== seen) due = Date.now() + extra;
         return Date.now() >= due;
       };
@@ -107,7 +128,16 @@ function finalState(dir: string) {
     params: ck.params,
     optimizer: ck.optimizer,
     rng: ck.rng,
-    history: ck.history.map((m: Record<string, number>) => [m.trainError, m.trainLoss, m.testError, m.testLoss, m.testErrorFromZero, m.validError, m.validLoss, m.meanFreeSteps]),
+    history: ck.history.map((m: Record<string, number>) => [
+      m.trainError,
+      m.trainLoss,
+      m.testError,
+      m.testLoss,
+      m.testErrorFromZero,
+      m.validError,
+      m.validLoss,
+      m.meanFreeSteps,
+    ]),
     particles: readFileSync(join(dir, ck.particles.file)).toString('base64'),
     // the preset evaluates from persistent test particles: they too must come through every kill
     testParticles: readFileSync(join(dir, ck.testParticles.file)).toString('base64'),

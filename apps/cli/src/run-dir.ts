@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync, renameSync, readFileSync, appendFileSync, existsSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DataFormatError, EqpropError } from '@eqprop/core';
 
@@ -43,7 +43,7 @@ export class RunDir {
   }
 
   writeJson(name: string, value: unknown): void {
-    atomicWrite(this.file(name), JSON.stringify(value, null, 2) + '\n');
+    atomicWrite(this.file(name), `${JSON.stringify(value, null, 2)}\n`);
   }
 
   readJson<T>(name: string): T {
@@ -61,6 +61,6 @@ export class RunDir {
   }
 
   appendMetrics(record: Record<string, unknown>): void {
-    appendFileSync(this.file('metrics.jsonl'), JSON.stringify(record) + '\n');
+    appendFileSync(this.file('metrics.jsonl'), `${JSON.stringify(record)}\n`);
   }
 }

@@ -1,9 +1,9 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EqpropError } from '@eqprop/core';
 import { atomicWrite } from './run-dir.js';
-import { TaskContext, type Task, type TaskResult } from './sweep-tasks.js';
+import { type Task, TaskContext, type TaskResult } from './sweep-tasks.js';
 
 /** One point of a sweep: its task and the file its result goes to. */
 export interface SweepPoint {
@@ -119,7 +119,7 @@ export function sweepWorker(): Promise<void> {
       try {
         const result = await context.run(m.point.task, (line) => process.stderr.write(`  ${line}\n`));
         const seconds = (Date.now() - t0) / 1000;
-        atomicWrite(m.point.file, JSON.stringify({ spec: m.point.task, result, seconds } satisfies PointFile) + '\n');
+        atomicWrite(m.point.file, `${JSON.stringify({ spec: m.point.task, result, seconds } satisfies PointFile)}\n`);
         send({ type: 'done', id: m.point.id, seconds });
       } catch (e) {
         send({ type: 'error', message: `point ${m.point.id}: ${(e as Error).message.split('\n')[0]}` });

@@ -1,9 +1,9 @@
-import { ConfigError, Rng, setupBackend, type Batch } from '@eqprop/core';
+import { type BetaPoint, betaSweepPoint, type LearnerKind, type LearningCurve } from '@eqprop/analysis';
+import { type Batch, ConfigError, Rng, setupBackend } from '@eqprop/core';
+import { batches, type Dataset } from '@eqprop/datasets';
+import { makeSolver } from '@eqprop/learning';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { FixedPoint } from '@eqprop/solvers';
-import { makeSolver } from '@eqprop/learning';
-import { batches, type Dataset } from '@eqprop/datasets';
-import { betaSweepPoint, type BetaPoint, type LearnerKind, type LearningCurve } from '@eqprop/analysis';
 import type { RunConfig } from './config.js';
 import { loadData } from './data.js';
 import { trainCurve } from './learning-curve.js';
@@ -50,7 +50,9 @@ export class TaskContext {
       data = await loadData(task.config.data);
       this.data.set(key, data);
     }
-    return task.kind === 'beta' ? runBeta(task, data.train) : trainCurve(task.config, task.learner, data, task.name, { pointsPerEpoch: task.pointsPerEpoch, log });
+    return task.kind === 'beta'
+      ? runBeta(task, data.train)
+      : trainCurve(task.config, task.learner, data, task.name, { pointsPerEpoch: task.pointsPerEpoch, log });
   }
 }
 
@@ -66,7 +68,8 @@ function runBeta(task: BetaTask, train: Dataset): BetaPoint {
     fixed.push(b);
     if (fixed.length === task.batches) break;
   }
-  if (fixed.length < task.batches) throw new ConfigError(`the β sweep needs ${task.batches} batches of ${config.batchSize}, but the training set has ${train.count} examples`);
+  if (fixed.length < task.batches)
+    throw new ConfigError(`the β sweep needs ${task.batches} batches of ${config.batchSize}, but the training set has ${train.count} examples`);
   const signRng = new Rng(config.seed + 1);
   const signs = fixed.map(() => signRng.sign());
   try {

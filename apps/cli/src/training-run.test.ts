@@ -1,16 +1,16 @@
-import { describe, it, expect } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '@eqprop/core';
 import { loadMnist, synthetic } from '@eqprop/datasets';
 import { loadParams } from '@eqprop/models';
-import { getPreset } from './presets/index.js';
-import { mergeConfig, validateConfig } from './config.js';
-import { checkAgainstData, createSession, evaluate, resolveWorkers, trainRun, BEST_PARAMS_FILE, type Session } from './training-run.js';
-import { RunDir } from './run-dir.js';
-import { resolveConfig } from './commands/train.js';
+import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from './checkpoint.js';
+import { resolveConfig } from './commands/train.js';
+import { mergeConfig, validateConfig } from './config.js';
+import { getPreset } from './presets/index.js';
+import { RunDir } from './run-dir.js';
+import { BEST_PARAMS_FILE, checkAgainstData, createSession, evaluate, resolveWorkers, type Session, trainRun } from './training-run.js';
 
 /** Flags of a tiny real run on the bundled MNIST: a 784-30-10 net, a few relaxation steps, batches of 10. */
 const TINY = { layers: '784,30,10', 'free-steps': '5', 'nudged-steps': '2', 'test-limit': '20', 'batch-size': '10' };
@@ -46,13 +46,12 @@ async function tinyRun(flags: Record<string, string>, before: (runDir: RunDir, w
   return runDir;
 }
 
-const readCheckpoint = (runDir: RunDir): Checkpoint | undefined => (existsSync(runDir.file('checkpoint.json')) ? JSON.parse(readFileSync(runDir.file('checkpoint.json'), 'utf8')) : undefined);
+const readCheckpoint = (runDir: RunDir): Checkpoint | undefined =>
+  existsSync(runDir.file('checkpoint.json')) ? JSON.parse(readFileSync(runDir.file('checkpoint.json'), 'utf8')) : undefined;
 
 describe('training on real MNIST', () => {
   it('a short EP run reduces the test error and writes its run folder', async () => {
-    const config = validateConfig(
-      mergeConfig(getPreset('laborieux2021-mlp'), { epochs: 1, data: { trainLimit: 3000, testLimit: 1000 }, evalBatchSize: 500 }),
-    );
+    const config = validateConfig(mergeConfig(getPreset('laborieux2021-mlp'), { epochs: 1, data: { trainLimit: 3000, testLimit: 1000 }, evalBatchSize: 500 }));
     const session = await createSession(config);
     const before = (await evaluate(session, session.test)).error;
     const runDir = new RunDir(mkdtempSync(join(tmpdir(), 'eqprop-run-')));
@@ -174,7 +173,9 @@ describe('the config against the data', () => {
       `the data has 12 inputs (${data.name}, ${data.exampleShape.join('×')}), the network 784: the first layer size (--layers) must be 12`,
     );
     const conv = { kind: 'conv', inputShape: [28, 28, 1] };
-    expect(() => checkAgainstData({ ...config({ batchSize: 10 }), model: conv }, data)).toThrow(/the data has examples of shape 12 .*the network an input of shape 28×28×1/);
+    expect(() => checkAgainstData({ ...config({ batchSize: 10 }), model: conv }, data)).toThrow(
+      /the data has examples of shape 12 .*the network an input of shape 28×28×1/,
+    );
     expect(() => checkAgainstData(config({ model: { sizes: [12, 5, 3] }, batchSize: 31 }), data)).toThrow(
       'the batch size 31 (--batch-size) is larger than the training set of 30 examples: an epoch would hold no full batch',
     );

@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { tf, Rng, ConfigError, fetchToHost, hasSyncReads, setupBackend, type Batch } from '@eqprop/core';
-import { buildModel, saveParams, type ModelConfig } from '@eqprop/models';
-import { Trainer, type BatchResult, type EvalResult, type ParticleStore } from '@eqprop/learning';
-import { DataParallelTrainer } from '@eqprop/learning/parallel';
-import { batches, numBatches, type Dataset } from '@eqprop/datasets';
+import { type Batch, ConfigError, fetchToHost, hasSyncReads, Rng, setupBackend, tf } from '@eqprop/core';
+import { batches, type Dataset, numBatches } from '@eqprop/datasets';
 import type { EnergyNetwork } from '@eqprop/energies';
+import { type BatchResult, type EvalResult, type ParticleStore, Trainer } from '@eqprop/learning';
+import { DataParallelTrainer } from '@eqprop/learning/parallel';
+import { buildModel, type ModelConfig, saveParams } from '@eqprop/models';
+import { BpttTrainer } from './bptt-trainer.js';
+import { Checkpointer, loadCheckpoint, type PartialEpoch, runDirReader } from './checkpoint.js';
 import type { RunConfig } from './config.js';
 import { loadData } from './data.js';
-import { ProgressBar, formatTime } from './progress.js';
-import { RunDir, atomicWrite } from './run-dir.js';
-import { Checkpointer, loadCheckpoint, runDirReader, type PartialEpoch } from './checkpoint.js';
-import { BpttTrainer } from './bptt-trainer.js';
+import { formatTime, ProgressBar } from './progress.js';
+import { atomicWrite, type RunDir } from './run-dir.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -74,10 +74,14 @@ export function checkAgainstData(config: RunConfig, train: Dataset): void {
       throw new ConfigError(`the data has ${inputs} inputs (${train.name}, ${shape}), the network ${first}: the first layer size (--layers) must be ${inputs}`);
     }
   } else if (Array.isArray(model.inputShape) && model.inputShape.join('×') !== shape) {
-    throw new ConfigError(`the data has examples of shape ${shape} (${train.name}), the network an input of shape ${model.inputShape.join('×')} (model.inputShape)`);
+    throw new ConfigError(
+      `the data has examples of shape ${shape} (${train.name}), the network an input of shape ${model.inputShape.join('×')} (model.inputShape)`,
+    );
   }
   if (config.batchSize > train.count) {
-    throw new ConfigError(`the batch size ${config.batchSize} (--batch-size) is larger than the training set of ${train.count} examples: an epoch would hold no full batch`);
+    throw new ConfigError(
+      `the batch size ${config.batchSize} (--batch-size) is larger than the training set of ${train.count} examples: an epoch would hold no full batch`,
+    );
   }
 }
 
@@ -91,7 +95,8 @@ export function resolveWorkers(config: RunConfig): number {
   if (config.algorithm === 'bptt') return 1;
   // an accelerator holds the whole batch; replicas are wasm threads
   if (tf.getBackend() === 'webgpu') {
-    if ((config.workers ?? 1) > 1) throw new ConfigError(`--workers ${config.workers}: data-parallel replicas run on wasm; on webgpu the batch stays on the device (--workers 1)`);
+    if ((config.workers ?? 1) > 1)
+      throw new ConfigError(`--workers ${config.workers}: data-parallel replicas run on wasm; on webgpu the batch stays on the device (--workers 1)`);
     return 1;
   }
   if (config.workers !== undefined) return config.workers;
@@ -140,9 +145,9 @@ export interface TrainOptions {
 
 /** Trains for the configured epochs, writing metrics and atomic checkpoints to the run folder. */
 export async function trainRun(session: Session, opts: TrainOptions): Promise<EpochMetrics[]> {
-  const { config, trainer, net, train } = session;
+  const { config, trainer, train } = session;
   const { runDir } = opts;
-  const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const perEpoch = numBatches(train.count, config.batchSize, true);
   let start = { epoch: 0, batch: 0 };
   let partial: PartialEpoch = { errors: 0, loss: 0, count: 0, steps: 0, exampleSteps: 0, batches: 0, seconds: 0 };
@@ -161,7 +166,8 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
 
   // the replicas compute EP gradients: BPTT runs on the main thread alone
   const workers = resolveWorkers(config);
-  const parallel = workers > 1 ? await DataParallelTrainer.create(trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;
+  const parallel =
+    workers > 1 ? await DataParallelTrainer.create(trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;
   const step = (batch: Batch, lrScale: number) => (parallel ? parallel.trainBatch(batch, lrScale) : trainer.trainBatchAsync(batch, lrScale));
   try {
     const evaluateTest = () => evaluateHeldOut(session, parallel);
@@ -214,7 +220,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
       augment: config.data.augment,
       start: firstBatch,
     })) {
-      let r;
+      let r: BatchResult;
       try {
         r = await step(batch, lrScale);
       } catch (e) {
@@ -285,8 +291,17 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
 /** Drops metrics lines of epochs the checkpoint does not know (written before a kill, redone on resume). */
 function keepMetrics(runDir: RunDir, epochs: number): void {
   if (!runDir.has('metrics.jsonl')) return;
-  const lines = readFileSync(runDir.file('metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '');
-  if (lines.length > epochs) atomicWrite(runDir.file('metrics.jsonl'), lines.slice(0, epochs).map((l) => l + '\n').join(''));
+  const lines = readFileSync(runDir.file('metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+  if (lines.length > epochs)
+    atomicWrite(
+      runDir.file('metrics.jsonl'),
+      lines
+        .slice(0, epochs)
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
 }
 
 export function pct(x: number): string {

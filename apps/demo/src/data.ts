@@ -1,4 +1,4 @@
-import { tf, DataFormatError, type Batch } from '@eqprop/core';
+import { type Batch, DataFormatError, tf } from '@eqprop/core';
 
 /** An MNIST subset as written by scripts/prepare-assets.mjs: uint8 pixels and labels. */
 export interface DigitSet {

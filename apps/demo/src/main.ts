@@ -1,14 +1,14 @@
 import './style.css';
 import { tf } from '@eqprop/core';
-import { ESTIMATORS, type BatchResult, type EstimatorKind } from '@eqprop/learning';
+import { type BatchResult, ESTIMATORS, type EstimatorKind } from '@eqprop/learning';
 import { startBackend } from './backend.js';
-import { example, loadDigitSet, type DigitSet } from './data.js';
+import { type DigitSet, example, loadDigitSet } from './data.js';
 import { DrawingPad } from './pad.js';
 import { digit, heatmap, lineChart } from './plots.js';
-import { PRESETS, presetById, type Preset, type Settings } from './presets.js';
+import { PRESETS, type Preset, presetById, type Settings } from './presets.js';
 import { Session } from './session.js';
 
-// URL parameters: ?preset=small|large, ?seed=1, ?backend=wasm|webgl|cpu, and ?autotrain=N, which
+// URL parameters: ?preset=small|large, ?seed=1, ?backend=wasm|webgpu|webgl|cpu, and ?autotrain=N, which
 // trains N batches on load, evaluates, and sets <body data-state="done"> (the end-to-end test's hook).
 const params = new URLSearchParams(location.search);
 const intParam = (name: string, fallback: number) => {
@@ -21,7 +21,8 @@ const EVAL_EVERY = 5000; // examples between test evaluations
 const TRAIN_WINDOW = 2000; // examples in the running train accuracy
 const GRID = Int32Array.from({ length: 24 }, (_, i) => i); // test digits shown with predictions
 const CHUNK_MS = 40; // training time between two yields to the browser
-const VIEW_MS = 500; // time between two traced batches
+const VIEW_MS = 500; // least time between two traced batches
+const VIEW_SHARE = 0.2; // most of the training time that tracing may take (WebGPU: a trace waits for the GPU every step)
 
 const $ = <T extends HTMLElement | SVGSVGElement = HTMLElement>(id: string) => document.getElementById(id) as unknown as T;
 const ui = {
@@ -64,6 +65,7 @@ let recent: BatchResult[] = [];
 let curves = { train: [] as [number, number][], test: [] as [number, number][] };
 let lastDigit: Float32Array | null = null;
 let sampleCursor = 0;
+let viewCost = 0; // ms the last trace took
 
 /** Read by the end-to-end test. */
 const probe = {
@@ -88,6 +90,19 @@ function setState(state: string): void {
 const fix = (v: number, d = 3) => (Math.abs(v) < 0.5 * 10 ** -d ? 0 : v).toFixed(d);
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)} %` : '–');
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** Shows an error that stopped the demo (status line, test hook) and stops training. */
+function fail(e: unknown, what = 'The demo stopped'): void {
+  console.error(e);
+  runId++;
+  running = false;
+  probe.error = String((e as Error)?.message ?? e);
+  ui.status.textContent = `${what}: ${probe.error}`;
+  setState('error');
+}
+
+/** Work started by a click or a drawing: the session runs it in turn; a failure is shown. */
+const background = (task: Promise<unknown>) => void task.catch((e: unknown) => fail(e));
 
 // ---------- controls ----------
 
@@ -140,32 +155,37 @@ function applySettings(): void {
   }
   note.textContent = 'Changes apply from the next batch.';
   session.update(s);
-  if (!running) observe();
+  if (!running) background(observe());
 }
 
 // ---------- training ----------
 
-function reset(): void {
-  runId++;
+/** A new network with the controls' settings; evaluates and traces it, then the page is ready. */
+async function reset(): Promise<void> {
+  const id = ++runId;
   running = false;
-  session?.dispose();
+  setState('loading');
+  if (session) background(session.dispose()); // once the old session's queued work has run
   const s = readControls() ?? preset.defaults;
   session = new Session(preset, s, train, seed);
   recent = [];
   curves = { train: [], test: [] };
-  evaluate();
-  observe();
   renderStats();
   updateButtons();
-  if (lastDigit) settleOn(lastDigit);
+  await evaluate();
+  await observe();
+  renderStats();
+  if (lastDigit) await settleOn(lastDigit);
+  if (id === runId) setState('ready');
 }
 
-function record(r: BatchResult): void {
+/** Adds a batch to the running train accuracy; true when a test evaluation is due. */
+function record(r: BatchResult): boolean {
   recent.push(r);
   let n = recent.reduce((a, b) => a + b.size, 0);
   while (n - recent[0].size >= TRAIN_WINDOW) n -= recent.shift()!.size;
   if (session.batches % 10 === 0) curves.train.push([session.examples, trainAccuracy()]);
-  if (session.examples % EVAL_EVERY < r.size) evaluate();
+  return session.examples % EVAL_EVERY < r.size;
 }
 
 function trainAccuracy(): number {
@@ -175,45 +195,64 @@ function trainAccuracy(): number {
 
 async function trainLoop(limit = Infinity): Promise<void> {
   const id = ++runId;
+  const s = session;
   running = true;
   setState('training');
   updateButtons();
-  let lastView = performance.now();
-  while (id === runId && session.batches < limit) {
+  // the time between traces: VIEW_MS, or longer where a trace is slow (WebGPU), so that
+  // watching takes at most VIEW_SHARE of the time
+  const viewEvery = () => Math.max(VIEW_MS, (viewCost * (1 - VIEW_SHARE)) / VIEW_SHARE);
+  let nextView = performance.now() + viewEvery();
+  while (id === runId && s.batches < limit) {
+    // on wasm a step runs to its end inside one task: the chunk is one piece of work, then the
+    // browser draws; on WebGPU every read of a step waits for the GPU with the browser free
     const t0 = performance.now();
-    while (performance.now() - t0 < CHUNK_MS && session.batches < limit) record(session.trainStep());
-    if (performance.now() - lastView > VIEW_MS) {
-      observe();
-      lastView = performance.now();
+    while (id === runId && performance.now() - t0 < CHUNK_MS && s.batches < limit) {
+      const r = await s.trainStep();
+      if (s !== session) return; // reset meanwhile
+      if (record(r) && id === runId) await evaluate();
+    }
+    if (id !== runId) return; // paused or reset meanwhile
+    if (performance.now() >= nextView) {
+      await observe();
+      nextView = performance.now() + viewEvery();
     }
     renderStats();
     await tick();
   }
-  if (id !== runId) return; // paused or reset meanwhile
+  if (id !== runId) return;
   running = false;
-  finishRun('done');
+  await finishRun('done', id);
 }
 
 function pause(): void {
   runId++;
   running = false;
-  finishRun('paused');
+  background(finishRun('paused', runId));
 }
 
-function finishRun(state: string): void {
-  if (curves.test.at(-1)?.[0] !== session.examples) evaluate();
-  observe();
+/** After a run: the last evaluation and trace, then `state`, unless a new run or a reset began meanwhile (run `id`). */
+async function finishRun(state: string, id: number): Promise<void> {
+  const s = session;
+  updateButtons();
+  await s.idle(); // a batch in flight (WebGPU) ends first
+  if (curves.test.at(-1)?.[0] !== s.examples) await evaluate();
+  await observe();
+  if (id !== runId || s !== session) return;
   renderStats();
   updateButtons();
-  if (lastDigit) settleOn(lastDigit);
-  setState(state);
+  if (lastDigit) await settleOn(lastDigit);
+  if (id === runId && s === session) setState(state);
 }
 
-function evaluate(): void {
-  const acc = session.accuracy(test);
-  curves.test.push([session.examples, acc]);
+/** Test accuracy and the grid's predictions (each session's in turn; dropped if the session was replaced meanwhile). */
+async function evaluate(): Promise<void> {
+  const s = session;
+  const acc = await s.accuracy(test);
+  const pred = await s.predict(test, GRID);
+  if (s !== session) return;
+  curves.test.push([s.examples, acc]);
   probe.testAccuracy = acc;
-  const pred = session.predict(test, GRID);
   ui.grid.querySelectorAll('li').forEach((li, i) => {
     const label = test.labels[GRID[i]];
     const ok = pred[i] === label;
@@ -225,10 +264,14 @@ function evaluate(): void {
 }
 
 /** Traces one batch (the first examples of a fresh slice of the training set) and redraws the views. */
-function observe(): void {
-  const start = (session.batches * preset.batchSize) % (train.count - preset.batchSize);
+async function observe(): Promise<void> {
+  const s = session;
+  const start = (s.batches * preset.batchSize) % (train.count - preset.batchSize);
   const indices = Int32Array.from({ length: preset.batchSize }, (_, i) => start + i);
-  const obs = session.observe(train, indices);
+  const t0 = performance.now();
+  const obs = await s.observe(train, indices);
+  if (s !== session) return;
+  viewCost = performance.now() - t0;
   probe.freeTrace = obs.free;
   probe.nudgedTraces = obs.nudged.map((n) => n.trace);
   const T = obs.free.length - 1;
@@ -280,7 +323,7 @@ function updateButtons(): void {
 
 let settleId = 0;
 
-function settleOn(pixels: Float32Array | null): void {
+async function settleOn(pixels: Float32Array | null): Promise<void> {
   lastDigit = pixels;
   const id = ++settleId;
   if (!pixels) {
@@ -289,9 +332,11 @@ function settleOn(pixels: Float32Array | null): void {
     heatmap(ui.outMap, [], 10, 1);
     return;
   }
-  const s = session.settle(pixels);
+  ui.padPrediction.textContent = '…';
+  const s = await session.settle(pixels);
+  if (id !== settleId) return; // a newer drawing (or reset) took over
   const steps = s.outputs.length;
-  const cols = Math.pow(2, Math.ceil(Math.log2(Math.sqrt(s.hidden.length))));
+  const cols = 2 ** Math.ceil(Math.log2(Math.sqrt(s.hidden.length)));
   heatmap(ui.padHidden, s.hidden, Math.ceil(s.hidden.length / cols), cols);
   // replay the relaxation: one more column of output activity per frame
   const values = new Float32Array(10 * steps);
@@ -305,7 +350,6 @@ function settleOn(pixels: Float32Array | null): void {
     if (++t < steps) setTimeout(frame, 25);
     else probe.padPrediction = s.prediction;
   };
-  ui.padPrediction.textContent = '…';
   frame();
 }
 
@@ -338,28 +382,18 @@ async function main(): Promise<void> {
   ui.preset.addEventListener('change', () => {
     preset = presetById(ui.preset.value);
     fillControls(preset.defaults);
-    reset();
-    setState('ready');
+    background(reset());
   });
   for (const el of [ui.estimator, ui.beta, ui.freeSteps, ui.nudgedSteps]) el.addEventListener('change', applySettings);
-  ui.start.addEventListener('click', () => (running ? pause() : void trainLoop()));
-  ui.reset.addEventListener('click', () => {
-    reset();
-    setState('ready');
-  });
-  const pad = new DrawingPad(ui.pad, settleOn);
+  ui.start.addEventListener('click', () => (running ? pause() : background(trainLoop())));
+  ui.reset.addEventListener('click', () => background(reset()));
+  const pad = new DrawingPad(ui.pad, (pixels) => background(settleOn(pixels)));
   ui.clear.addEventListener('click', () => pad.clear());
   ui.sample.addEventListener('click', () => pad.show(example(test, GRID.length + (sampleCursor++ % (test.count - GRID.length)))));
 
   buildGrid();
-  reset();
-  setState('ready');
+  await reset();
   if (autotrain) await trainLoop(autotrain);
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  probe.error = String((e as Error)?.message ?? e);
-  ui.status.textContent = `The demo could not start: ${probe.error}`;
-  setState('error');
-});
+main().catch((e: unknown) => fail(e, 'The demo could not start'));

@@ -25,7 +25,11 @@ describe('toMnist', () => {
   });
 
   it('scales a stroke in a corner to a 20-pixel box centred by its mass', () => {
-    const img = toMnist(canvas(280, 280, (x, y) => x >= 10 && x < 30 && y >= 5 && y < 125), 280, 280)!;
+    const img = toMnist(
+      canvas(280, 280, (x, y) => x >= 10 && x < 30 && y >= 5 && y < 125),
+      280,
+      280,
+    )!;
     expect(img).toHaveLength(784);
     const b = box(img);
     expect(b.h).toBe(20);
@@ -37,7 +41,13 @@ describe('toMnist', () => {
   });
 
   it('enlarges a tiny drawing', () => {
-    const b = box(toMnist(canvas(50, 50, (x, y) => x >= 20 && x < 25 && y >= 20 && y < 25), 50, 50)!);
+    const b = box(
+      toMnist(
+        canvas(50, 50, (x, y) => x >= 20 && x < 25 && y >= 20 && y < 25),
+        50,
+        50,
+      )!,
+    );
     expect([b.w, b.h]).toEqual([20, 20]);
   });
 });

@@ -26,8 +26,7 @@ export const PRESETS: Preset[] = [
   {
     id: 'small',
     label: 'Small: 784-128-10, fixed point',
-    description:
-      'Primitive form with σ(x) = 1/(1+e^(−4(x−½))) (Ernoult et al. 2019), relaxed by fixed-point iteration, layers updated alternately; Adam.',
+    description: 'Primitive form with σ(x) = 1/(1+e^(−4(x−½))) (Ernoult et al. 2019), relaxed by fixed-point iteration, layers updated alternately; Adam.',
     model: { kind: 'mlp', sizes: [784, 128, 10], activation: 'ernoult-sigmoid', form: 'primitive', cost: 'mse', init: 'fan-in' },
     solver: { kind: 'fixed-point', schedule: 'alternating' },
     optimizer: 'adam',

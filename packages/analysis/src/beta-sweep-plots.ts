@@ -1,5 +1,5 @@
 import type { BetaSweepSummary } from './beta-sweep.js';
-import { PALETTE, linePlot, type Series, type VerticalLine } from './line-plot.js';
+import { linePlot, PALETTE, type Series, type VerticalLine } from './line-plot.js';
 
 export interface NamedPlot {
   /** File-name friendly. */
@@ -41,7 +41,13 @@ export function betaSweepPlots(summary: BetaSweepSummary, opts: { title: string 
     if (e.noiseOnset !== null) vlines.push({ x: e.noiseOnset, label: `float32 noise ≤ here: ${e.estimator}`, color });
   });
   if (Number.isFinite(noise.mean)) {
-    err.push({ name: `float32 noise floor n/β (n = ${noise.mean.toExponential(1)})`, x: betas, y: betas.map((b) => noise.mean / b), dotted: true, color: '#555' });
+    err.push({
+      name: `float32 noise floor n/β (n = ${noise.mean.toExponential(1)})`,
+      x: betas,
+      y: betas.map((b) => noise.mean / b),
+      dotted: true,
+      color: '#555',
+    });
   }
   return [
     {

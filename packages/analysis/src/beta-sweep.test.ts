@@ -2,10 +2,10 @@ import { Rng, setupBackend, tf } from '@eqprop/core';
 import { layeredMlp } from '@eqprop/models';
 import { FixedPoint } from '@eqprop/solvers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { betaSweepPoint, summariseBetaSweep, type BetaSweepSummary } from './beta-sweep.js';
+import { type BetaSweepSummary, betaSweepPoint, summariseBetaSweep } from './beta-sweep.js';
 import { betaSweepPlots, formatBetaSweepTable } from './beta-sweep-plots.js';
-import { logGrid } from './sweep-stats.js';
 import { findAll, parseXml, svgTexts } from './svg-xml.js';
+import { logGrid } from './sweep-stats.js';
 
 let summary: BetaSweepSummary;
 

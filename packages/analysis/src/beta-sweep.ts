@@ -1,9 +1,9 @@
-import { type tf, ConfigError, Rng, compareGrads } from '@eqprop/core';
-import type { EnergyNetwork } from '@eqprop/energies';
-import type { Relaxation, Solver } from '@eqprop/solvers';
-import { EpEstimator, ESTIMATORS, type EstimatorKind } from '@eqprop/learning';
 import { recurrentBackprop } from '@eqprop/baselines';
-import { fitLogLog, spread, type LogLogFit, type Spread } from './sweep-stats.js';
+import { ConfigError, compareGrads, Rng, type tf } from '@eqprop/core';
+import type { EnergyNetwork } from '@eqprop/energies';
+import { EpEstimator, ESTIMATORS, type EstimatorKind } from '@eqprop/learning';
+import type { Relaxation, Solver } from '@eqprop/solvers';
+import { fitLogLog, type LogLogFit, type Spread, spread } from './sweep-stats.js';
 
 export interface BetaSweepOptions {
   /** The relaxation of every phase (RBP needs FixedPoint('synchronous') or GradientDescent(ε)). */
@@ -51,7 +51,12 @@ export function betaSweepPoint(net: EnergyNetwork, batches: readonly { x: tf.Ten
   batches.forEach((batch, b) => {
     const bound = net.bind(batch.x);
     const zeros = net.zeroState(batch.x.shape[0]);
-    const rbp = recurrentBackprop(bound, batch.y, zeros, { solver: opts.solver, freeSteps: opts.freeSteps, adjointSteps: opts.adjointSteps, adjointTol: opts.adjointTol });
+    const rbp = recurrentBackprop(bound, batch.y, zeros, {
+      solver: opts.solver,
+      freeSteps: opts.freeSteps,
+      adjointSteps: opts.adjointSteps,
+      adjointTol: opts.adjointTol,
+    });
     const free: Relaxation = { state: rbp.state, steps: rbp.freeSteps, meanSteps: rbp.freeSteps, residual: rbp.freeResidual, converged: true };
     const nudged = { maxSteps: opts.nudgedSteps };
     try {
@@ -126,8 +131,14 @@ export function summariseBetaSweep(points: readonly BetaPoint[], opts: { fitMax?
       if (noise.mean / beta >= 0.1 * relError[i].mean) noiseOnset = beta;
     });
     const onset = noiseOnset ?? 0;
-    const use = betas.map((beta, i) => i).filter((i) => betas[i] > onset && betas[i] <= fitMax);
-    const fit = use.length >= 3 ? fitLogLog(use.map((i) => betas[i]), use.map((i) => relError[i].mean)) : null;
+    const use = betas.map((_beta, i) => i).filter((i) => betas[i] > onset && betas[i] <= fitMax);
+    const fit =
+      use.length >= 3
+        ? fitLogLog(
+            use.map((i) => betas[i]),
+            use.map((i) => relError[i].mean),
+          )
+        : null;
     return { estimator, betas, cosine, relError, best: { beta: betas[bi], relError: relError[bi].mean, cosine: cosine[bi].mean }, noiseOnset, fit };
   });
   return { betas, noise, estimators };

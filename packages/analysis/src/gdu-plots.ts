@@ -1,6 +1,6 @@
 import { ConfigError } from '@eqprop/core';
 import type { GduResult, GduTrace } from './gdu.js';
-import { PALETTE, linePlot, type Series } from './line-plot.js';
+import { linePlot, PALETTE, type Series } from './line-plot.js';
 
 export interface GduPlotOptions {
   /**

@@ -2,7 +2,7 @@ import { ConfigError, Rng, setupBackend, tf } from '@eqprop/core';
 import { layeredMlp } from '@eqprop/models';
 import { FixedPoint, GradientDescent, type Solver } from '@eqprop/solvers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { gduCheck, type GduResult } from './gdu.js';
+import { type GduResult, gduCheck } from './gdu.js';
 import { gduPlots } from './gdu-plots.js';
 import { formatGduTable, gduStats } from './gdu-stats.js';
 

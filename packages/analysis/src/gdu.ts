@@ -1,7 +1,7 @@
-import { tf, ConfigError, type Grads, type State } from '@eqprop/core';
+import { bptt, checkBpttSteps, dynamicsOf } from '@eqprop/baselines';
+import { ConfigError, type Grads, type State, tf } from '@eqprop/core';
 import type { EnergyNetwork } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
-import { bptt, checkBpttSteps, dynamicsOf } from '@eqprop/baselines';
 
 export interface GduOptions {
   /** The dynamics: FixedPoint('synchronous') (prototypical) or GradientDescent(ε) (energy-based). */

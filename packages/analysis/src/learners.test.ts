@@ -1,6 +1,6 @@
-import { ConfigError, Rng, setupBackend, tf, type Batch } from '@eqprop/core';
-import { buildModel, type ModelConfig } from '@eqprop/models';
+import { type Batch, ConfigError, Rng, setupBackend, tf } from '@eqprop/core';
 import type { TrainerConfig } from '@eqprop/learning';
+import { buildModel, type ModelConfig } from '@eqprop/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LEARNERS, makeLearner, parseLearners } from './learners.js';
 import { TwinTrainer } from './twin-trainer.js';
@@ -46,14 +46,15 @@ describe('learners of a comparison', () => {
     const learner = makeLearner(kind, net, config, { seed: 2, trainCount: 60 });
     expect(learner.kind).toBe(kind);
     const start = learner.evaluate([batch(d, 0, 60)]);
-    for (let epoch = 0; epoch < 8; epoch++) for (let b = 0; b < 6; b++) {
-      const bt = batch(d, b * 10, b * 10 + 10);
-      const r = learner.trainBatch(bt);
-      expect(r.size).toBe(10);
-      expect(Number.isFinite(r.loss)).toBe(true);
-      bt.x.dispose();
-      bt.y.dispose();
-    }
+    for (let epoch = 0; epoch < 8; epoch++)
+      for (let b = 0; b < 6; b++) {
+        const bt = batch(d, b * 10, b * 10 + 10);
+        const r = learner.trainBatch(bt);
+        expect(r.size).toBe(10);
+        expect(Number.isFinite(r.loss)).toBe(true);
+        bt.x.dispose();
+        bt.y.dispose();
+      }
     const end = learner.evaluate([batch(d, 0, 60)]);
     expect(end.loss, `${kind}: ${start.loss} → ${end.loss}`).toBeLessThan(start.loss * 0.8);
     learner.dispose();

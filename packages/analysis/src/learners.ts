@@ -1,7 +1,7 @@
-import { ConfigError, type Batch } from '@eqprop/core';
-import type { EnergyNetwork } from '@eqprop/energies';
 import { BpttEstimator, ChlEstimator, RbpEstimator } from '@eqprop/baselines';
-import { Trainer, type BatchResult, type EvalResult, type TrainerConfig, type TrainerOptions } from '@eqprop/learning';
+import { type Batch, ConfigError } from '@eqprop/core';
+import type { EnergyNetwork } from '@eqprop/energies';
+import { type BatchResult, type EvalResult, Trainer, type TrainerConfig, type TrainerOptions } from '@eqprop/learning';
 import { SourceTrainer } from './source-trainer.js';
 import { TwinTrainer } from './twin-trainer.js';
 
@@ -52,7 +52,12 @@ export function makeLearner(kind: LearnerKind, net: EnergyNetwork, config: Train
     case 'rbp':
       // the implicit gradient needs the fixed point itself: relax until the state stops moving
       return tag(
-        new SourceTrainer(net, config, opts, (solver) => new RbpEstimator({ solver, freeSteps: Math.max(RBP_MIN_FREE_STEPS, 10 * freeSteps), tol: tol ?? RBP_TOL, strict: false })),
+        new SourceTrainer(
+          net,
+          config,
+          opts,
+          (solver) => new RbpEstimator({ solver, freeSteps: Math.max(RBP_MIN_FREE_STEPS, 10 * freeSteps), tol: tol ?? RBP_TOL, strict: false }),
+        ),
       );
     case 'chl':
       return tag(new SourceTrainer(net, config, opts, (solver) => new ChlEstimator({ solver, freeSteps, clampedSteps: freeSteps, tol })));
@@ -63,9 +68,13 @@ export function makeLearner(kind: LearnerKind, net: EnergyNetwork, config: Train
 
 /** Parses "bp,bptt" into learner kinds, naming any unknown one. */
 export function parseLearners(list: string): LearnerKind[] {
-  const kinds = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const kinds = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const k of kinds) {
-    if (!(LEARNERS as readonly string[]).includes(k)) throw new ConfigError(`unknown baseline "${k}": expected a comma-separated list of ${LEARNERS.filter((l) => l !== 'ep').join(', ')}`);
+    if (!(LEARNERS as readonly string[]).includes(k))
+      throw new ConfigError(`unknown baseline "${k}": expected a comma-separated list of ${LEARNERS.filter((l) => l !== 'ep').join(', ')}`);
   }
   if (!kinds.length) throw new ConfigError(`expected a comma-separated list of ${LEARNERS.filter((l) => l !== 'ep').join(', ')}, got "${list}"`);
   return [...new Set(kinds)] as LearnerKind[];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCurveTable, learningCurvePlots, sweepResultPlot, type LearningCurve } from './learning-curves.js';
+import { formatCurveTable, type LearningCurve, learningCurvePlots, sweepResultPlot } from './learning-curves.js';
 import { findAll, parseXml, svgTexts } from './svg-xml.js';
 
 const curve = (name: string, errs: number[]): LearningCurve => ({

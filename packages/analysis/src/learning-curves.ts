@@ -48,11 +48,19 @@ export function formatCurveTable(curves: readonly LearningCurve[], opts: { label
     const epochs = last?.epoch ?? 0;
     return `| ${c.name} | ${pct(last?.testError)} | ${best ? `${pct(best.testError)} (epoch ${best.epoch})` : '—'} | ${pct(c.train.at(-1)?.trainError)} | ${epochs} | ${(c.seconds / Math.max(epochs, 1e-9)).toFixed(1)} |`;
   });
-  return [`| ${opts.label} | final test error | best test error | final training error | epochs | seconds per epoch |`, '|---|---|---|---|---|---|', ...rows].join('\n');
+  return [
+    `| ${opts.label} | final test error | best test error | final training error | epochs | seconds per epoch |`,
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 /** A sweep's final test and training errors against the swept value. */
-export function sweepResultPlot(values: readonly number[], curves: readonly LearningCurve[], opts: { title: string; xLabel: string; logX?: boolean; name: string }): NamedPlot {
+export function sweepResultPlot(
+  values: readonly number[],
+  curves: readonly LearningCurve[],
+  opts: { title: string; xLabel: string; logX?: boolean; name: string },
+): NamedPlot {
   const final = (pick: (c: LearningCurve) => number | undefined) => curves.map((c) => 100 * (pick(c) ?? Number.NaN));
   return {
     name: opts.name,

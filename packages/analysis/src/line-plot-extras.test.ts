@@ -33,7 +33,13 @@ describe('linePlot extras: bands, markers, dotted lines, vertical lines', () => 
   });
 
   it('breaks a band where a bound cannot be shown on a log axis', () => {
-    const svg = linePlot({ title: 't', xLabel: 'x', yLabel: 'y', logY: true, series: [{ name: 'a', x, y: [1, 1, 1, 1], band: { lo: [0.5, -1, 0.5, 0.5], hi: [2, 2, 2, 2] } }] });
+    const svg = linePlot({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+      logY: true,
+      series: [{ name: 'a', x, y: [1, 1, 1, 1], band: { lo: [0.5, -1, 0.5, 0.5], hi: [2, 2, 2, 2] } }],
+    });
     const band = findAll(parseXml(svg), 'path').filter((p) => p.attrs['fill-opacity']);
     expect(band).toHaveLength(1); // points 2–3 only: point 0 alone makes no area
   });

@@ -105,9 +105,7 @@ export function linePlot(opts: LinePlotOptions): string {
   }
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   out.push(`<text x="${m.left + pw / 2}" y="${height - 14}" text-anchor="middle" font-size="13">${esc(opts.xLabel)}</text>`);
-  out.push(
-    `<text x="18" y="${m.top + ph / 2}" text-anchor="middle" font-size="13" transform="rotate(-90 18 ${m.top + ph / 2})">${esc(opts.yLabel)}</text>`,
-  );
+  out.push(`<text x="18" y="${m.top + ph / 2}" text-anchor="middle" font-size="13" transform="rotate(-90 18 ${m.top + ph / 2})">${esc(opts.yLabel)}</text>`);
   // lines, clipped to the plot area (an id of its own, so that several plots can share one page)
   const clip = `plot-${hash(opts.title + series.map((s) => s.name).join('|'))}`;
   out.push(`<clipPath id="${clip}"><rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}"/></clipPath>`);
@@ -119,8 +117,14 @@ export function linePlot(opts: LinePlotOptions): string {
     const flush = () => {
       if (run.length > 1) {
         const top = run.map((j, n) => `${n ? 'L' : 'M'}${r(px(s.x[j]))} ${r(py(hi[j]))}`).join('');
-        const bottom = run.slice().reverse().map((j) => `L${r(px(s.x[j]))} ${r(py(lo[j]))}`).join('');
-        out.push(`<path d="${top}${bottom}Z" fill="${esc(s.color ?? PALETTE[i % PALETTE.length])}" fill-opacity="0.15" stroke="none" clip-path="url(#${clip})"/>`);
+        const bottom = run
+          .slice()
+          .reverse()
+          .map((j) => `L${r(px(s.x[j]))} ${r(py(lo[j]))}`)
+          .join('');
+        out.push(
+          `<path d="${top}${bottom}Z" fill="${esc(s.color ?? PALETTE[i % PALETTE.length])}" fill-opacity="0.15" stroke="none" clip-path="url(#${clip})"/>`,
+        );
       }
       run = [];
     };
@@ -156,7 +160,9 @@ export function linePlot(opts: LinePlotOptions): string {
     const x = r(px(v.x));
     const color = esc(v.color ?? '#555');
     out.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${m.top + ph}" stroke="${color}" stroke-width="1.2" stroke-dasharray="2 3"/>`);
-    out.push(`<text x="${x - 4}" y="${m.top + 6}" text-anchor="end" font-size="11" fill="${color}" transform="rotate(-90 ${x - 4} ${m.top + 6})">${esc(v.label)}</text>`);
+    out.push(
+      `<text x="${x - 4}" y="${m.top + 6}" text-anchor="end" font-size="11" fill="${color}" transform="rotate(-90 ${x - 4} ${m.top + 6})">${esc(v.label)}</text>`,
+    );
   }
   // legend
   series.forEach((s, i) => {
@@ -168,7 +174,7 @@ export function linePlot(opts: LinePlotOptions): string {
     out.push(`<text x="${x + 30}" y="${y + 4}">${esc(s.name)}</text>`);
   });
   out.push('</svg>');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 interface Axis {

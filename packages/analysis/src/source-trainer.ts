@@ -1,7 +1,7 @@
-import type { tf, Batch, Grads, Reads, State } from '@eqprop/core';
+import type { Batch, Grads, Reads, State, tf } from '@eqprop/core';
 import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
+import { type GradsOfBatch, Trainer, type TrainerConfig, type TrainerOptions } from '@eqprop/learning';
 import type { Solver } from '@eqprop/solvers';
-import { Trainer, type GradsOfBatch, type TrainerConfig, type TrainerOptions } from '@eqprop/learning';
 
 /** Anything that turns a batch into training gradients at a free state (BPTT, RBP, CHL estimators). */
 export interface GradientSource {

@@ -4,7 +4,9 @@ import { findAll, parseXml, svgTexts } from './svg-xml.js';
 
 describe('parseXml', () => {
   it('reads elements, attributes, decoded text and nesting', () => {
-    const doc = parseXml('<?xml version="1.0"?>\n<svg a="1" b=\'x &amp; y\'><!-- note --><g><text>3 &lt; 4 &#946;</text><line x="2"/></g><text>β</text></svg>\n');
+    const doc = parseXml(
+      '<?xml version="1.0"?>\n<svg a="1" b=\'x &amp; y\'><!-- note --><g><text>3 &lt; 4 &#946;</text><line x="2"/></g><text>β</text></svg>\n',
+    );
     expect(doc.name).toBe('svg');
     expect(doc.attrs).toEqual({ a: '1', b: 'x & y' });
     expect(svgTexts(doc)).toEqual(['3 < 4 β', 'β']);

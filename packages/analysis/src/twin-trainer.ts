@@ -1,7 +1,7 @@
-import { tf, NumericalError, type Batch, type Grads } from '@eqprop/core';
-import type { EnergyNetwork } from '@eqprop/energies';
 import { BackpropTwin } from '@eqprop/baselines';
-import { EvalTotal, Optimizer, parameterGroups, type BatchResult, type EvalResult, type OptimizerConfig } from '@eqprop/learning';
+import { type Batch, type Grads, NumericalError, tf } from '@eqprop/core';
+import type { EnergyNetwork } from '@eqprop/energies';
+import { type BatchResult, type EvalResult, EvalTotal, Optimizer, type OptimizerConfig, parameterGroups } from '@eqprop/learning';
 
 /**
  * Trains the backprop twin of an EP network (same layer sizes, same initial weights) with

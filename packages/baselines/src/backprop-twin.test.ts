@@ -1,5 +1,5 @@
 import { ConfigError, Rng, setupBackend, tf } from '@eqprop/core';
-import { DenseCoupling, EnergyNetwork, MseCost, hardSigmoid } from '@eqprop/energies';
+import { DenseCoupling, EnergyNetwork, hardSigmoid, MseCost } from '@eqprop/energies';
 import { layeredMlp } from '@eqprop/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BackpropTwin } from './backprop-twin.js';
@@ -15,7 +15,15 @@ function problem(sizes: number[], activation: string, form: 'primitive' | 'hopfi
   const net = layeredMlp({ kind: 'mlp', sizes, activation, form, cost, init: 'fan-in' }, rng);
   const x = tf.tensor2d(rng.uniformArray(B * sizes[0], 0, 1), [B, sizes[0]]);
   const classes = sizes.at(-1)!;
-  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 1].map((c) => c % classes), 'int32'), classes).toFloat();
+  const y = tf
+    .oneHot(
+      tf.tensor1d(
+        [0, 1, 2, 1].map((c) => c % classes),
+        'int32',
+      ),
+      classes,
+    )
+    .toFloat();
   return { net, x, y };
 }
 

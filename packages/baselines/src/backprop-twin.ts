@@ -1,5 +1,5 @@
-import { tf, ConfigError, type Grads, type Params } from '@eqprop/core';
-import { Bias, CrossEntropyReadout, DenseCoupling, type Activation, type Cost, type EnergyNetwork } from '@eqprop/energies';
+import { ConfigError, type Grads, type Params, tf } from '@eqprop/core';
+import { type Activation, Bias, type Cost, CrossEntropyReadout, DenseCoupling, type EnergyNetwork } from '@eqprop/energies';
 
 interface TwinLayer {
   weight: string;
@@ -102,7 +102,10 @@ const matMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   save([a, b]);
   return {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[1])), tf.matMul(tf.transpose(saved[0]), dy as tf.Tensor2D)],
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+      tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[1])),
+      tf.matMul(tf.transpose(saved[0]), dy as tf.Tensor2D),
+    ],
   };
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 

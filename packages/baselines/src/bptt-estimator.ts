@@ -1,4 +1,4 @@
-import type { tf, Grads, State } from '@eqprop/core';
+import type { Grads, State, tf } from '@eqprop/core';
 import type { BoundNetwork } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
 import { bptt, checkBpttSteps } from './bptt.js';

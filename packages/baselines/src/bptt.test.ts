@@ -1,9 +1,9 @@
-import { ConfigError, Rng, setupBackend, tf, type Grads, type State } from '@eqprop/core';
+import { ConfigError, type Grads, Rng, type State, setupBackend, tf } from '@eqprop/core';
 import type { EnergyNetwork } from '@eqprop/energies';
 import { layeredMlp } from '@eqprop/models';
 import { FixedPoint, GradientDescent, type Solver } from '@eqprop/solvers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bptt, type BpttStep } from './bptt.js';
+import { type BpttStep, bptt } from './bptt.js';
 import { BpttEstimator } from './bptt-estimator.js';
 
 beforeAll(async () => {
@@ -45,7 +45,9 @@ const dampedStep =
   (eps: number, outside: boolean): Step =>
   (s, p, x, zeta) =>
     fields(s, p, x).map((h, i) =>
-      outside ? tf.add(tf.add(tf.mul(s[i], 1 - eps), tf.mul(ernoult(h), eps)), zeta[i]) : tf.add(tf.mul(s[i], 1 - eps), tf.mul(ernoult(tf.add(h, zeta[i])), eps)),
+      outside
+        ? tf.add(tf.add(tf.mul(s[i], 1 - eps), tf.mul(ernoult(h), eps)), zeta[i])
+        : tf.add(tf.mul(s[i], 1 - eps), tf.mul(ernoult(tf.add(h, zeta[i])), eps)),
     );
 const gdStep =
   (eps: number, smooth: boolean): Step =>
@@ -73,7 +75,12 @@ function autodiffSteps(net: EnergyNetwork, step: Step, smoothOut: boolean, x: tf
     for (let j = 0; j < K; j++) {
       const k = K - 1 - j;
       const p = Object.fromEntries(NAMES.map((n, i) => [n, tf.add(net.params[n], v[idx.eta[k][i]])]));
-      s = step(s, p, x, idx.zeta[k].map((i) => v[i])).map((t, i) => tf.add(t, v[idx.eps[k][i]]));
+      s = step(
+        s,
+        p,
+        x,
+        idx.zeta[k].map((i) => v[i]),
+      ).map((t, i) => tf.add(t, v[idx.eps[k][i]]));
     }
     const out = smoothOut ? ernoult(s[L - 1]) : s[L - 1];
     // + 0·Σv: tf.grads refuses inputs the loss does not reach (hidden layers at k = 0)
@@ -99,7 +106,8 @@ function expectStepsMatch(ours: BpttStep[], ref: ReturnType<typeof autodiffSteps
       const ex = tf.div(t, BATCH);
       if (tf.norm(ref[k].state[i]).dataSync()[0] === 0) expect(tf.norm(t).dataSync()[0]).toBe(0);
       else expect(relErr(ex, ref[k].state[i]), `∂L/∂s layer ${i + 1} at k=${k}`).toBeLessThan(1e-4);
-      if (tf.norm(ref[k].pre[i]).dataSync()[0] > 0) expect(relErr(tf.div(st.pre[i], BATCH), ref[k].pre[i]), `∂L/∂u layer ${i + 1} at k=${k}`).toBeLessThan(1e-4);
+      if (tf.norm(ref[k].pre[i]).dataSync()[0] > 0)
+        expect(relErr(tf.div(st.pre[i], BATCH), ref[k].pre[i]), `∂L/∂u layer ${i + 1} at k=${k}`).toBeLessThan(1e-4);
     });
     for (const n of NAMES) {
       // a structural zero (k = 0, away from the output) comes out of a difference of matmuls: rounding only
@@ -126,11 +134,56 @@ interface Case {
   biasShift: number;
 }
 const cases: Case[] = [
-  { name: 'fixed point (prototypical)', form: 'primitive', activation: 'ernoult-sigmoid', solver: new FixedPoint('synchronous'), step: fixedPointStep, smoothOut: false, gain: 2, biasShift: 0 },
-  { name: 'damped fixed point, nudge inside', form: 'primitive', activation: 'ernoult-sigmoid', solver: new FixedPoint('synchronous', { stepSize: 0.3 }), step: dampedStep(0.3, false), smoothOut: false, gain: 2, biasShift: 0 },
-  { name: 'damped fixed point, nudge outside (Ernoult)', form: 'primitive', activation: 'ernoult-sigmoid', solver: new FixedPoint('synchronous', { stepSize: 0.3, nudge: 'outside' }), step: dampedStep(0.3, true), smoothOut: false, gain: 2, biasShift: 0 },
-  { name: 'gradient descent, ernoult sigmoid', form: 'hopfield', activation: 'ernoult-sigmoid', solver: new GradientDescent(0.2), step: gdStep(0.2, true), smoothOut: true, gain: 1, biasShift: 0.5 },
-  { name: 'gradient descent, hard sigmoid', form: 'hopfield', activation: 'hard-sigmoid', solver: new GradientDescent(0.3), step: gdStep(0.3, false), smoothOut: false, gain: 1, biasShift: 0.5 },
+  {
+    name: 'fixed point (prototypical)',
+    form: 'primitive',
+    activation: 'ernoult-sigmoid',
+    solver: new FixedPoint('synchronous'),
+    step: fixedPointStep,
+    smoothOut: false,
+    gain: 2,
+    biasShift: 0,
+  },
+  {
+    name: 'damped fixed point, nudge inside',
+    form: 'primitive',
+    activation: 'ernoult-sigmoid',
+    solver: new FixedPoint('synchronous', { stepSize: 0.3 }),
+    step: dampedStep(0.3, false),
+    smoothOut: false,
+    gain: 2,
+    biasShift: 0,
+  },
+  {
+    name: 'damped fixed point, nudge outside (Ernoult)',
+    form: 'primitive',
+    activation: 'ernoult-sigmoid',
+    solver: new FixedPoint('synchronous', { stepSize: 0.3, nudge: 'outside' }),
+    step: dampedStep(0.3, true),
+    smoothOut: false,
+    gain: 2,
+    biasShift: 0,
+  },
+  {
+    name: 'gradient descent, ernoult sigmoid',
+    form: 'hopfield',
+    activation: 'ernoult-sigmoid',
+    solver: new GradientDescent(0.2),
+    step: gdStep(0.2, true),
+    smoothOut: true,
+    gain: 1,
+    biasShift: 0.5,
+  },
+  {
+    name: 'gradient descent, hard sigmoid',
+    form: 'hopfield',
+    activation: 'hard-sigmoid',
+    solver: new GradientDescent(0.3),
+    step: gdStep(0.3, false),
+    smoothOut: false,
+    gain: 1,
+    biasShift: 0.5,
+  },
 ];
 
 describe.each(cases)('bptt through $name', ({ form, activation, solver, step, smoothOut, gain, biasShift }) => {

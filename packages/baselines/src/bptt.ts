@@ -1,4 +1,4 @@
-import { tf, ConfigError, addGrads, type Grads, type State } from '@eqprop/core';
+import { addGrads, ConfigError, type Grads, type State, tf } from '@eqprop/core';
 import type { BoundNetwork } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
 import { dynamicsOf, type Transition } from './dynamics.js';
@@ -115,7 +115,10 @@ export function bptt(bound: BoundNetwork, y: tf.Tensor, init: State, opts: BpttO
   head.forEach((t) => t.dispose());
 
   if (Object.keys(net.cost.params).length > 0) {
-    Object.assign(grads, tf.tidy(() => net.cost.paramGrads(net.activity(net.depth, s[s.length - 1]), y)));
+    Object.assign(
+      grads,
+      tf.tidy(() => net.cost.paramGrads(net.activity(net.depth, s[s.length - 1]), y)),
+    );
   }
   return { state: s, grads, steps: opts.record ? steps : undefined };
 }

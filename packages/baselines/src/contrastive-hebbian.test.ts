@@ -78,6 +78,8 @@ describe('contrastive Hebbian learning', () => {
     const run = () => contrastiveHebbian(bound, y, net.zeroState(B), { solver: new FixedPoint('synchronous'), freeSteps: 5, clampedSteps: 5 });
     expect(run).toThrow(ConfigError);
     expect(run).toThrow(/needs the MSE cost, got "ce-readout"/);
-    expect(() => new ChlEstimator({ solver: new FixedPoint('synchronous'), freeSteps: 5, clampedSteps: 0 })).toThrow(/clamped steps must be a positive integer, got 0/);
+    expect(() => new ChlEstimator({ solver: new FixedPoint('synchronous'), freeSteps: 5, clampedSteps: 0 })).toThrow(
+      /clamped steps must be a positive integer, got 0/,
+    );
   });
 });

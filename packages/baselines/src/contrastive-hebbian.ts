@@ -1,5 +1,5 @@
-import { tf, ConfigError, type Grads, type State } from '@eqprop/core';
-import { MseCost, type BoundNetwork } from '@eqprop/energies';
+import { ConfigError, type Grads, type State, type tf } from '@eqprop/core';
+import { type BoundNetwork, MseCost } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
 import { dynamicsOf } from './dynamics.js';
 
@@ -25,7 +25,9 @@ export interface ChlResult {
 export function checkClampable(bound: BoundNetwork, y: tf.Tensor): void {
   const net = bound.net;
   if (!(net.cost instanceof MseCost)) {
-    throw new ConfigError(`contrastive Hebbian learning clamps the output layer to the target: it needs the MSE cost, got "${net.cost.name}" (a readout is not a layer of the energy)`);
+    throw new ConfigError(
+      `contrastive Hebbian learning clamps the output layer to the target: it needs the MSE cost, got "${net.cost.name}" (a readout is not a layer of the energy)`,
+    );
   }
   const n = net.layerShapes[net.depth - 1].reduce((a, b) => a * b, 1);
   if (y.shape[1] !== n) throw new ConfigError(`cannot clamp an output layer of ${n} units to targets of ${y.shape[1]} classes`);
@@ -70,7 +72,10 @@ export function contrastiveHebbian(bound: BoundNetwork, y: tf.Tensor, init: Stat
 export class ChlEstimator {
   readonly name = 'chl';
   constructor(readonly opts: ChlOptions) {
-    for (const [k, v] of [['free', opts.freeSteps], ['clamped', opts.clampedSteps]] as const) {
+    for (const [k, v] of [
+      ['free', opts.freeSteps],
+      ['clamped', opts.clampedSteps],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new ConfigError(`${k} steps must be a positive integer, got ${v}`);
     }
     dynamicsOf(opts.solver);

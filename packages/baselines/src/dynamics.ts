@@ -1,4 +1,4 @@
-import { tf, ConfigError, type State } from '@eqprop/core';
+import { ConfigError, type State, type tf } from '@eqprop/core';
 import type { BoundNetwork, Nudge } from '@eqprop/energies';
 import { FixedPoint, GradientDescent, type Solver } from '@eqprop/solvers';
 import { fixedPointDynamics } from './fixed-point-dynamics.js';
@@ -47,9 +47,7 @@ export interface Dynamics {
 export function dynamicsOf(solver: Solver): Dynamics {
   if (solver instanceof FixedPoint) {
     if (solver.schedule !== 'synchronous') {
-      throw new ConfigError(
-        `BPTT and the GDU check need the synchronous fixed-point schedule (all layers from the same old state), got "${solver.schedule}"`,
-      );
+      throw new ConfigError(`BPTT and the GDU check need the synchronous fixed-point schedule (all layers from the same old state), got "${solver.schedule}"`);
     }
     return fixedPointDynamics(solver);
   }

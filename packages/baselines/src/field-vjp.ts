@@ -1,4 +1,4 @@
-import { tf, type Grads } from '@eqprop/core';
+import { type Grads, tf } from '@eqprop/core';
 import type { BoundNetwork, Term } from '@eqprop/energies';
 
 /**
@@ -37,12 +37,7 @@ export function isStaticTerm(t: Term): boolean {
  * evaluates in closed form (one stacked matmul for a dense coupling, one for a clamped input).
  * c = 1 / max|z| keeps both sides of the difference the size of a, so no digits are lost.
  */
-export function fieldParamVjp(
-  bound: BoundNetwork,
-  acts: readonly tf.Tensor[],
-  z: readonly tf.Tensor[],
-  which: (t: Term) => boolean = () => true,
-): Grads {
+export function fieldParamVjp(bound: BoundNetwork, acts: readonly tf.Tensor[], z: readonly tf.Tensor[], which: (t: Term) => boolean = () => true): Grads {
   return tf.tidy(() => {
     const size = tf.maximum(tf.max(tf.stack(z.map((t) => tf.max(tf.abs(t))))), 1e-30);
     const plus = bound.allActs(acts.map((a, i) => tf.add(a, tf.div(z[i], size))));

@@ -1,4 +1,4 @@
-import { tf, ConfigError } from '@eqprop/core';
+import { ConfigError, tf } from '@eqprop/core';
 import type { FixedPoint } from '@eqprop/solvers';
 import type { Dynamics } from './dynamics.js';
 import { couplingField } from './field-vjp.js';

@@ -1,4 +1,4 @@
-import { tf, ConfigError } from '@eqprop/core';
+import { ConfigError, tf } from '@eqprop/core';
 import type { Activation } from '@eqprop/energies';
 import type { Dynamics } from './dynamics.js';
 import { couplingField } from './field-vjp.js';

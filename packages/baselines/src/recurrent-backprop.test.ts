@@ -1,10 +1,10 @@
-import { ConfigError, NumericalError, Rng, setupBackend, tf, type Grads } from '@eqprop/core';
+import { ConfigError, type Grads, NumericalError, Rng, setupBackend, tf } from '@eqprop/core';
 import { layeredMlp } from '@eqprop/models';
 import { FixedPoint, GradientDescent, type Solver } from '@eqprop/solvers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bptt } from './bptt.js';
 import { RbpEstimator, recurrentBackprop, trueGradient } from './recurrent-backprop.js';
-import { f64TrueGradient, toF64, type F64Form } from './testing/float64-mlp.js';
+import { type F64Form, f64TrueGradient, toF64 } from './testing/float64-mlp.js';
 
 beforeAll(async () => {
   await setupBackend('wasm');
@@ -18,7 +18,15 @@ function setup(sizes: number[], form: 'primitive' | 'hopfield', activation: stri
   for (const [n, v] of Object.entries(net.params)) if (n.startsWith('b') && biasShift) v.assign(tf.add(v, biasShift));
   const x = tf.tensor2d(rng.uniformArray(BATCH * sizes[0], 0, 1), [BATCH, sizes[0]]);
   const classes = sizes.at(-1)!;
-  const y = tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % classes), 'int32'), classes).toFloat();
+  const y = tf
+    .oneHot(
+      tf.tensor1d(
+        Array.from({ length: BATCH }, (_, i) => i % classes),
+        'int32',
+      ),
+      classes,
+    )
+    .toFloat();
   return { net, x, y };
 }
 
@@ -39,8 +47,22 @@ interface Case {
   biasShift: number;
 }
 const cases: Case[] = [
-  { name: 'the fixed-point form (prototypical)', form: 'primitive', activation: 'ernoult-sigmoid', solver: new FixedPoint('synchronous'), f64: { kind: 'primitive-fp', gain: 4, centre: 0.5 }, biasShift: 0 },
-  { name: 'the Hopfield form (gradient descent, hard sigmoid)', form: 'hopfield', activation: 'hard-sigmoid', solver: new GradientDescent(0.5), f64: { kind: 'hopfield-gd', eps: 0.5 }, biasShift: 0.3 },
+  {
+    name: 'the fixed-point form (prototypical)',
+    form: 'primitive',
+    activation: 'ernoult-sigmoid',
+    solver: new FixedPoint('synchronous'),
+    f64: { kind: 'primitive-fp', gain: 4, centre: 0.5 },
+    biasShift: 0,
+  },
+  {
+    name: 'the Hopfield form (gradient descent, hard sigmoid)',
+    form: 'hopfield',
+    activation: 'hard-sigmoid',
+    solver: new GradientDescent(0.5),
+    f64: { kind: 'hopfield-gd', eps: 0.5 },
+    biasShift: 0.3,
+  },
 ];
 const SIZES = [5, 7, 6, 3];
 

@@ -1,8 +1,8 @@
-import { tf, ConfigError, NumericalError, addGrads, type Grads, type State } from '@eqprop/core';
+import { addGrads, ConfigError, type Grads, NumericalError, type State, tf } from '@eqprop/core';
 import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
 import { outputGrad } from './bptt.js';
-import { dynamicsOf, disposeTransition } from './dynamics.js';
+import { disposeTransition, dynamicsOf } from './dynamics.js';
 import { fieldParamVjp } from './field-vjp.js';
 
 export interface RbpOptions {
@@ -96,7 +96,15 @@ export function recurrentBackprop(bound: BoundNetwork, y: tf.Tensor, init: State
       grads = all;
     }
     const freeOk = opts.tol === undefined || free.converged;
-    return { state, grads, freeSteps: free.steps, freeResidual: free.residual, adjointSteps: steps, adjointResidual: residual, converged: freeOk && residual <= adjointTol };
+    return {
+      state,
+      grads,
+      freeSteps: free.steps,
+      freeResidual: free.residual,
+      adjointSteps: steps,
+      adjointResidual: residual,
+      converged: freeOk && residual <= adjointTol,
+    };
   } catch (e) {
     state.forEach((t) => t.dispose());
     throw e;

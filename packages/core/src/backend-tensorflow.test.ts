@@ -12,15 +12,26 @@ try {
   createRequire(import.meta.url).resolve('@tensorflow/tfjs-node');
 } catch {
   installed = false;
-  recordSkip({ suite: SUITE, reason: '@tensorflow/tfjs-node is not installed (its install downloads libtensorflow)', command: 'pnpm --filter @eqprop/core add -D @tensorflow/tfjs-node@4.22.0 && pnpm --filter @eqprop/core test', optional: true });
+  recordSkip({
+    suite: SUITE,
+    reason: '@tensorflow/tfjs-node is not installed (its install downloads libtensorflow)',
+    command: 'pnpm --filter @eqprop/core add -D @tensorflow/tfjs-node@4.22.0 && pnpm --filter @eqprop/core test',
+    optional: true,
+  });
 }
 
 describe.skipIf(!installed)(SUITE, () => {
   it('gives the matmul and the convolution of wasm', async () => {
     const run = async (name: string) => {
       await setupBackend(name);
-      const x = tf.tensor4d(Array.from({ length: 2 * 6 * 6 * 3 }, (_, i) => Math.sin(i)), [2, 6, 6, 3]);
-      const k = tf.tensor4d(Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i)), [3, 3, 3, 4]);
+      const x = tf.tensor4d(
+        Array.from({ length: 2 * 6 * 6 * 3 }, (_, i) => Math.sin(i)),
+        [2, 6, 6, 3],
+      );
+      const k = tf.tensor4d(
+        Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i)),
+        [3, 3, 3, 4],
+      );
       const out = Float32Array.from(await tf.conv2d(x, k, 1, 'same').data());
       const mm = Float32Array.from(await tf.matMul(x.reshape([12, 18]), x.reshape([18, 12])).data());
       tf.dispose([x, k]);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { EqpropError } from './errors.js';
-import { adapterLabel, findAdapter, type AdapterInfo } from './webgpu-adapter.js';
+import { type AdapterInfo, adapterLabel, findAdapter } from './webgpu-adapter.js';
 import { registerWebgpuKernelFixes } from './webgpu-kernels.js';
 
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;

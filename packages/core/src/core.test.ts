@@ -1,5 +1,16 @@
-import { describe, it, expect } from 'vitest';
-import { tf, setupBackend, Rng, EqpropError, DataFormatError, serializeTensor, deserializeTensor, bytesToBase64, base64ToBytes, compareGrads } from './index.js';
+import { describe, expect, it } from 'vitest';
+import {
+  base64ToBytes,
+  bytesToBase64,
+  compareGrads,
+  DataFormatError,
+  deserializeTensor,
+  EqpropError,
+  Rng,
+  serializeTensor,
+  setupBackend,
+  tf,
+} from './index.js';
 
 describe('Rng', () => {
   it('is deterministic for a seed and resumable from its state', () => {

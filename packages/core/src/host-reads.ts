@@ -7,7 +7,8 @@ export type HostValues = Float32Array | Int32Array | Uint8Array;
  * A computation whose host reads are explicit. It yields every tensor whose values it needs and is
  * resumed with them, so the same code runs on backends that read synchronously (wasm, cpu, webgl:
  * `runSync`) and on those that can only read asynchronously (WebGPU in Node, where `dataSync` needs
- * an OffscreenCanvas: `runAsync`). Write one with `function*` and `yield* readValues(t)`.
+ * an OffscreenCanvas, and in browsers its sync reads are unreliable: `runAsync`). Write one with
+ * `function*` and `yield* readValues(t)`.
  */
 export type Reads<T> = Generator<tf.Tensor, T, HostValues>;
 
@@ -25,7 +26,7 @@ export function* readOnce(t: tf.Tensor): Reads<HostValues> {
   }
 }
 
-/** Runs a Reads program with synchronous reads (`dataSync`): wasm, cpu, webgl, WebGPU in a browser. */
+/** Runs a Reads program with synchronous reads (`dataSync`): wasm, cpu, webgl. */
 export function runSync<T>(program: Reads<T>): T {
   let next = program.next();
   while (!next.done) next = program.next(next.value.dataSync() as HostValues);
@@ -40,11 +41,12 @@ export async function runAsync<T>(program: Reads<T>): Promise<T> {
 }
 
 /**
- * Whether the active backend can read synchronously. tfjs-webgpu's `dataSync` draws through an
- * OffscreenCanvas, which browsers have and Node does not.
+ * Whether the active backend can read synchronously. Not WebGPU: in Node its `dataSync` needs an
+ * OffscreenCanvas, and in Chromium (147, SwiftShader) a `dataSync` returned zeros and then lost
+ * the device (measured in the demo), so WebGPU reads are always asynchronous.
  */
 export function hasSyncReads(): boolean {
-  return tf.getBackend() !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined';
+  return tf.getBackend() !== 'webgpu';
 }
 
 /** Runs a Reads program the way the active backend reads: synchronously where it can (no promise per read), else asynchronously. */

@@ -1,12 +1,20 @@
-import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, setupBackend, serializeTensor, deserializeTensor, base64ToBytes, DataFormatError, takeRows, Rng, ShapeError } from './index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { base64ToBytes, DataFormatError, deserializeTensor, Rng, ShapeError, serializeTensor, setupBackend, takeRows, tf } from './index.js';
 
 beforeAll(async () => {
   await setupBackend('cpu');
 });
 
 describe('deserializeTensor: checks before it allocates', () => {
-  const good = () => serializeTensor(tf.tidy(() => tf.tensor2d([[1, 2, 3], [4, 5, 6]])));
+  const good = () =>
+    serializeTensor(
+      tf.tidy(() =>
+        tf.tensor2d([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+      ),
+    );
 
   it('round-trips float32 and int32 bit for bit', () => {
     for (const t of [tf.tensor([0.1, -0, Number.MIN_VALUE, 3.4e38], [4]), tf.tensor([1, -2, 2 ** 31 - 1], [3], 'int32')]) {
@@ -25,7 +33,7 @@ describe('deserializeTensor: checks before it allocates', () => {
     ['an unknown dtype', () => ({ ...good(), dtype: 'complex64' })],
     ['a huge shape (no allocation)', () => ({ ...good(), shape: [2 ** 20, 2 ** 20] })],
     ['data of the wrong length', () => ({ ...good(), shape: [3, 3] })],
-    ['a bad base64 character', () => ({ ...good(), data: '*' + good().data.slice(1) })],
+    ['a bad base64 character', () => ({ ...good(), data: `*${good().data.slice(1)}` })],
   ];
   for (const [name, value] of bad) {
     it(`rejects ${name} with a DataFormatError`, () => {
@@ -35,8 +43,8 @@ describe('deserializeTensor: checks before it allocates', () => {
 
   it('strips padding in linear time (a long run of "=" is no hang)', () => {
     const t0 = performance.now();
-    expect(() => base64ToBytes('='.repeat(200_000) + 'A')).toThrow(DataFormatError);
-    expect(base64ToBytes('AAAA' + '='.repeat(200_000))).toHaveLength(3);
+    expect(() => base64ToBytes(`${'='.repeat(200_000)}A`)).toThrow(DataFormatError);
+    expect(base64ToBytes(`AAAA${'='.repeat(200_000)}`)).toHaveLength(3);
     expect(performance.now() - t0).toBeLessThan(500);
   });
 });
@@ -53,7 +61,11 @@ describe('takeRows', () => {
         const got = takeRows(t, rows);
         expect(got.shape).toEqual([rows.length, ...shape.slice(1)]);
         expect(Array.from(got.dataSync())).toEqual(Array.from(tf.gather(t, tf.tensor1d(rows, 'int32')).dataSync()));
-        const ints = tf.tensor(Array.from({ length: size }, (_, i) => i), shape, 'int32');
+        const ints = tf.tensor(
+          Array.from({ length: size }, (_, i) => i),
+          shape,
+          'int32',
+        );
         expect(takeRows(ints, rows).dtype).toBe('int32');
         expect(Array.from(takeRows(ints, rows).dataSync())).toEqual(Array.from(tf.gather(ints, tf.tensor1d(rows, 'int32')).dataSync()));
       }
@@ -64,4 +76,3 @@ describe('takeRows', () => {
     await setupBackend('cpu');
   });
 });
-

@@ -52,7 +52,10 @@ export async function webgpuEntry(): Promise<GpuLike> {
   try {
     dawn = (await import(/* @vite-ignore */ pkg)) as typeof dawn;
   } catch (e) {
-    throw new EqpropError('E_BACKEND', `backend "webgpu" in Node needs the optional package webgpu (Dawn's Node binding): install it with \`pnpm add webgpu@0.6.2\` (${firstLine(e)})`);
+    throw new EqpropError(
+      'E_BACKEND',
+      `backend "webgpu" in Node needs the optional package webgpu (Dawn's Node binding): install it with \`pnpm add webgpu@0.6.2\` (${firstLine(e)})`,
+    );
   }
   // without a Vulkan loader Dawn only prints warnings and finds nothing: say so, and leave Dawn unstarted
   if (process.platform === 'linux' && !hasVulkanLoader()) {

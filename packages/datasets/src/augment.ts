@@ -22,15 +22,7 @@ export function checkAugment(aug: Augment, shape: readonly number[]): void {
 }
 
 /** Writes the augmented copy of the example at `src[srcAt..]` to `dst[dstAt..]`. */
-export function augmentExample(
-  src: Float32Array,
-  srcAt: number,
-  dst: Float32Array,
-  dstAt: number,
-  shape: readonly number[],
-  aug: Augment,
-  rng: Rng,
-): void {
+export function augmentExample(src: Float32Array, srcAt: number, dst: Float32Array, dstAt: number, shape: readonly number[], aug: Augment, rng: Rng): void {
   const [h, w, c] = shape;
   const pad = aug.cropPad ?? 0;
   const dy = pad ? rng.int(2 * pad + 1) - pad : 0;

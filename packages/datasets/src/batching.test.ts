@@ -84,10 +84,11 @@ describe('batches', () => {
   });
 
   it('sizes batches, and drops the short last one on request', () => {
-    const sizes = (opts: { dropLast?: boolean }) => [...batches(ds, 5, { rng: new Rng(1), ...opts })].map((b) => {
-      tf.dispose([b.x, b.y]);
-      return b.labels.length;
-    });
+    const sizes = (opts: { dropLast?: boolean }) =>
+      [...batches(ds, 5, { rng: new Rng(1), ...opts })].map((b) => {
+        tf.dispose([b.x, b.y]);
+        return b.labels.length;
+      });
     expect(sizes({})).toEqual([5, 5, 5, 5, 3]);
     expect(sizes({ dropLast: true })).toEqual([5, 5, 5, 5]);
     const kept = order(batches(ds, 5, { rng: new Rng(1), dropLast: true }));
@@ -132,7 +133,11 @@ describe('augment', () => {
     return out;
   };
   const run = (aug: { cropPad?: number; flip?: boolean }) => {
-    const b = makeBatch(ds, Int32Array.from({ length: 40 }, (_, i) => i), { augment: aug, rng: new Rng(5) });
+    const b = makeBatch(
+      ds,
+      Int32Array.from({ length: 40 }, (_, i) => i),
+      { augment: aug, rng: new Rng(5) },
+    );
     expect(b.x.shape).toEqual([40, 6, 7, 3]);
     const x = b.x.dataSync() as Float32Array;
     tf.dispose([b.x, b.y]);

@@ -26,9 +26,7 @@ describe('parseCifar10', () => {
 
   it('rejects a wrong length or a label above 9', () => {
     const good = makeCifar([1, 2], pixel);
-    expect(() => parseCifar10(good.subarray(0, 3073 + 100), 'b.bin')).toThrow(
-      /^b\.bin: 3173 bytes, expected a positive multiple of 3073/,
-    );
+    expect(() => parseCifar10(good.subarray(0, 3073 + 100), 'b.bin')).toThrow(/^b\.bin: 3173 bytes, expected a positive multiple of 3073/);
     expect(() => parseCifar10(new Uint8Array(0), 'b.bin')).toThrow(DataFormatError);
     const bad = good.slice();
     bad[3073] = 10;
@@ -67,12 +65,8 @@ describe('loadCifar10', () => {
   });
 
   it('names the missing file and suggests download', async () => {
-    await expect(loadCifar10({ split: 'test', dataDir: join(tmp.dir, 'none') })).rejects.toThrow(
-      /test_batch\.bin: file not found.*pass download: true/,
-    );
+    await expect(loadCifar10({ split: 'test', dataDir: join(tmp.dir, 'none') })).rejects.toThrow(/test_batch\.bin: file not found.*pass download: true/);
     write(join(tmp.dir, 'c'), { 'data_batch_1.bin': makeCifar([0], pixel) });
-    await expect(loadCifar10({ split: 'train', dataDir: join(tmp.dir, 'c') })).rejects.toThrow(
-      /data_batch_2\.bin: file not found/,
-    );
+    await expect(loadCifar10({ split: 'train', dataDir: join(tmp.dir, 'c') })).rejects.toThrow(/data_batch_2\.bin: file not found/);
   });
 });

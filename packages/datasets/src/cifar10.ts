@@ -22,9 +22,7 @@ export const CIFAR10_FILES: Record<Split, string[]> = {
 
 function checkLength(length: number, what: string): number {
   if (length === 0 || length % CIFAR10_RECORD !== 0) {
-    throw new DataFormatError(
-      `${what}: ${length} bytes, expected a positive multiple of ${CIFAR10_RECORD} (CIFAR-10 records of 1 label + 3072 pixel bytes)`,
-    );
+    throw new DataFormatError(`${what}: ${length} bytes, expected a positive multiple of ${CIFAR10_RECORD} (CIFAR-10 records of 1 label + 3072 pixel bytes)`);
   }
   return length / CIFAR10_RECORD;
 }
@@ -95,7 +93,10 @@ export async function loadCifar10(opts: Cifar10Options): Promise<Dataset> {
     );
     counts.push(checkLength(size, p));
   }
-  const n = resolveLimit(opts.limit, counts.reduce((a, b) => a + b, 0));
+  const n = resolveLimit(
+    opts.limit,
+    counts.reduce((a, b) => a + b, 0),
+  );
   const images = new Float32Array(n * PIXELS);
   const labels = new Int32Array(n);
   for (let i = 0, at = 0; at < n; i++) {

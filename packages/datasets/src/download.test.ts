@@ -13,10 +13,15 @@ const tmp = tempDir();
 let server: Awaited<ReturnType<typeof serve>>;
 
 const fashion = {
-  'train-images-idx3-ubyte.gz': gzipSync(makeIdx([4, 28, 28], new Uint8Array(4 * 784).map((_, i) => i % 256))),
+  'train-images-idx3-ubyte.gz': gzipSync(
+    makeIdx(
+      [4, 28, 28],
+      new Uint8Array(4 * 784).map((_, i) => i % 256),
+    ),
+  ),
   'train-labels-idx1-ubyte.gz': gzipSync(makeIdx([4], [9, 0, 3, 5])),
 };
-const batch = (label: number) => makeCifar([label, label], (n, c, p) => (c * 100 + p) % 256);
+const batch = (label: number) => makeCifar([label, label], (_n, c, p) => (c * 100 + p) % 256);
 const cifarArchive = gzipSync(
   writeTar([
     ...[1, 2, 3, 4, 5].map((i) => ({ name: `cifar-10-batches-bin/data_batch_${i}.bin`, data: batch(i) })),
@@ -46,10 +51,14 @@ describe('downloadFile', () => {
     const dest = join(tmp.dir, 'dl', 'blob.bin');
     const progress: number[] = [];
     const sha256 = (await import('node:crypto')).createHash('sha256').update(blob).digest('hex');
-    await downloadFile(`${server.url}/moved`, dest, { md5: md5(blob), sha256, onProgress: (b, total) => {
-      expect(total).toBe(blob.length);
-      progress.push(b);
-    } });
+    await downloadFile(`${server.url}/moved`, dest, {
+      md5: md5(blob),
+      sha256,
+      onProgress: (b, total) => {
+        expect(total).toBe(blob.length);
+        progress.push(b);
+      },
+    });
     expect(new Uint8Array(readFileSync(dest))).toEqual(blob);
     expect(progress.at(-1)).toBe(blob.length);
     expect(readdirSync(join(tmp.dir, 'dl'))).toEqual(['blob.bin']);
@@ -97,12 +106,8 @@ describe('loaders with download', () => {
     expect(err).toBeInstanceOf(DataFormatError);
     expect(err.message).toMatch(/expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d/);
     expect(readdirSync(dataDir)).toEqual([]);
-    await expect(loadFashionMnist({ split: 'test', dataDir })).rejects.toThrow(
-      /t10k-images-idx3-ubyte\.gz: file not found.*pass download: true/,
-    );
-    await expect(
-      loadFashionMnist({ split: 'test', dataDir, download: true, baseUrl: `${server.url}/fashion/` }),
-    ).rejects.toThrow(/HTTP 404/);
+    await expect(loadFashionMnist({ split: 'test', dataDir })).rejects.toThrow(/t10k-images-idx3-ubyte\.gz: file not found.*pass download: true/);
+    await expect(loadFashionMnist({ split: 'test', dataDir, download: true, baseUrl: `${server.url}/fashion/` })).rejects.toThrow(/HTTP 404/);
   });
 
   it('CIFAR-10: downloads the archive, extracts the batches (flattened, known names only), loads both splits', async () => {
@@ -115,9 +120,14 @@ describe('loaders with download', () => {
     expect(train.images[3 * 3 + 2]).toBeCloseTo(203 / 255, 6);
     const test = await loadCifar10({ split: 'test', ...opts });
     expect(Array.from(test.labels)).toEqual([7, 7]);
-    expect(readdirSync(join(dataDir, 'cifar-10-batches-bin')).sort()).toEqual(
-      ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin'],
-    );
+    expect(readdirSync(join(dataDir, 'cifar-10-batches-bin')).sort()).toEqual([
+      'data_batch_1.bin',
+      'data_batch_2.bin',
+      'data_batch_3.bin',
+      'data_batch_4.bin',
+      'data_batch_5.bin',
+      'test_batch.bin',
+    ]);
     expect(existsSync(join(tmp.dir, 'escape.bin'))).toBe(false);
     expect(server.hits.filter((h) => h.startsWith('/kriz')).length).toBe(1);
   });

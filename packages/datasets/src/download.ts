@@ -49,7 +49,10 @@ export async function downloadFile(url: string, dest: string, opts: DownloadFile
     if (total !== undefined && bytes !== total) {
       throw new DownloadError(`GET ${url}: received ${bytes} bytes, expected ${total} (connection cut off)`);
     }
-    for (const [algo, hash, want] of [['md5', md5, opts.md5], ['sha256', sha256, opts.sha256]] as const) {
+    for (const [algo, hash, want] of [
+      ['md5', md5, opts.md5],
+      ['sha256', sha256, opts.sha256],
+    ] as const) {
       if (!hash || !want) continue;
       const got = hash.digest('hex');
       if (got !== want.toLowerCase()) {
@@ -91,14 +94,12 @@ function get(url: string, redirectsLeft: number, timeoutMs: number): Promise<htt
       }
       if (status !== 200) {
         res.resume();
-        reject(new DownloadError(`GET ${url}: HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() + ', expected 200'));
+        reject(new DownloadError(`${`GET ${url}: HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd()}, expected 200`));
         return;
       }
       resolve(res);
     });
     req.setTimeout(timeoutMs, () => req.destroy(new DownloadError(`GET ${url}: no data for ${timeoutMs} ms`)));
-    req.on('error', (e) =>
-      reject(e instanceof EqpropError ? e : new DownloadError(`GET ${url} failed: ${e.message.split('\n')[0]}`)),
-    );
+    req.on('error', (e) => reject(e instanceof EqpropError ? e : new DownloadError(`GET ${url} failed: ${e.message.split('\n')[0]}`)));
   });
 }

@@ -26,9 +26,7 @@ export async function loadFashionMnist(opts: FashionMnistOptions): Promise<Datas
     if (!path) {
       const file = `${name}.gz`;
       if (!opts.download) {
-        throw new DataFormatError(
-          `${join(opts.dataDir, file)}: file not found, expected Fashion-MNIST ${name}(.gz) there (pass download: true to fetch it)`,
-        );
+        throw new DataFormatError(`${join(opts.dataDir, file)}: file not found, expected Fashion-MNIST ${name}(.gz) there (pass download: true to fetch it)`);
       }
       const official = Object.values(DATASET_SOURCES.fashionMnist.files).find((f) => f.file === file)!;
       path = join(opts.dataDir, file);

@@ -53,8 +53,14 @@ const plainLength = (b: Uint8Array) => (b[0] === 0x1f && b[1] === 0x8b ? Infinit
 
 describe('fuzz', () => {
   const rng = new Rng(1);
-  const images = makeIdx([200, 4, 3], Array.from({ length: 2400 }, () => rng.int(256)));
-  const labels = makeIdx([200], Array.from({ length: 200 }, () => rng.int(10)));
+  const images = makeIdx(
+    [200, 4, 3],
+    Array.from({ length: 2400 }, () => rng.int(256)),
+  );
+  const labels = makeIdx(
+    [200],
+    Array.from({ length: 200 }, () => rng.int(10)),
+  );
   const validImages = parseIdx(images, 'images', 3);
   const validLabels = parseIdx(labels, 'labels', 1);
 

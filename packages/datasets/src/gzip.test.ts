@@ -3,9 +3,9 @@
 import { gzipSync } from 'node:zlib';
 import { DataFormatError } from '@eqprop/core';
 import { describe, expect, it } from 'vitest';
+import { CIFAR10_RECORD } from './cifar10.js';
 import { MAX_GUNZIP_BYTES, maybeGunzip } from './gzip.js';
 import { parseIdx } from './idx.js';
-import { CIFAR10_RECORD } from './cifar10.js';
 import { makeIdx } from './test-utils.js';
 
 const MiB = 2 ** 20;
@@ -19,7 +19,9 @@ describe('gunzip with a bound', () => {
     const peakBefore = process.resourceUsage().maxRSS; // KiB, the process's highest resident size so far
     const t0 = performance.now();
     expect(() => maybeGunzip(bomb, 'bomb.idx.gz', MiB)).toThrow(
-      new DataFormatError('bomb.idx.gz: gzip data inflates to more than 1048576 bytes, the most a data file may hold; stopped there (a gzip bomb, or not a data file)'),
+      new DataFormatError(
+        'bomb.idx.gz: gzip data inflates to more than 1048576 bytes, the most a data file may hold; stopped there (a gzip bomb, or not a data file)',
+      ),
     );
     // inflating it all would take ≥ 256 MiB (twice that while the chunks are joined) and longer
     expect(process.resourceUsage().maxRSS - peakBefore).toBeLessThan(32 * 1024);
@@ -33,7 +35,10 @@ describe('gunzip with a bound', () => {
   });
 
   it('parseIdx passes its bound on; the default holds the largest file read (the CIFAR-10 tar)', () => {
-    const images = makeIdx([10, 4, 4], Array.from({ length: 160 }, (_, i) => i));
+    const images = makeIdx(
+      [10, 4, 4],
+      Array.from({ length: 160 }, (_, i) => i),
+    );
     expect(parseIdx(gzipSync(images), 'imgs.gz', 3, images.length).dims).toEqual([10, 4, 4]);
     expect(() => parseIdx(gzipSync(images), 'imgs.gz', 3, images.length - 1)).toThrow(`imgs.gz: gzip data inflates to more than ${images.length - 1} bytes`);
     // six batch files of 10 000 records and some kilobytes of tar headers and metadata

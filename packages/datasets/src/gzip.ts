@@ -23,7 +23,9 @@ export function maybeGunzip(buf: Uint8Array, what: string, maxBytes = MAX_GUNZIP
     return gunzipSync(buf, { maxOutputLength: maxBytes });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new DataFormatError(`${what}: gzip data inflates to more than ${maxBytes} bytes, the most a data file may hold; stopped there (a gzip bomb, or not a data file)`);
+      throw new DataFormatError(
+        `${what}: gzip data inflates to more than ${maxBytes} bytes, the most a data file may hold; stopped there (a gzip bomb, or not a data file)`,
+      );
     }
     const reason = (e as Error).message.split('\n')[0];
     throw new DataFormatError(`${what}: corrupt gzip data (${reason}), expected a valid gzip stream`);

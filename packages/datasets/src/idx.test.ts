@@ -80,12 +80,8 @@ describe('IDX files', () => {
     const img = write('img', images);
     const ds = loadIdxPair(img, write('lab', labels), 'tiny');
     expect(ds).toMatchObject({ name: 'tiny', count: 3, numClasses: 10 });
-    expect(() => loadIdxPair(img, write('lab2', makeIdx([2], [1, 2])), 'x')).toThrow(
-      /2 labels for 3 images .* expected equal counts/,
-    );
-    expect(() => loadIdxPair(img, write('lab3', makeIdx([3], [1, 2, 10])), 'x')).toThrow(
-      /label 10 at index 2, expected 0..9/,
-    );
+    expect(() => loadIdxPair(img, write('lab2', makeIdx([2], [1, 2])), 'x')).toThrow(/2 labels for 3 images .* expected equal counts/);
+    expect(() => loadIdxPair(img, write('lab3', makeIdx([3], [1, 2, 10])), 'x')).toThrow(/label 10 at index 2, expected 0..9/);
     expect(() => loadIdxPair(join(tmp.dir, 'missing'), img, 'x')).toThrow(/missing: cannot read file \(ENOENT\)/);
   });
 

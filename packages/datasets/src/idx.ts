@@ -48,9 +48,7 @@ export function parseIdx(buf: Uint8Array, what: string, expectDims?: number, max
   const expected = dims.reduce((a, b) => a * b, 1); // a double: exact below 2^53, and never equal to a small length above it
   const actual = buf.length - headerBytes;
   if (expected !== actual) {
-    throw new DataFormatError(
-      `${what}: dimensions [${dims.join(', ')}] need ${expected} data bytes, found ${actual} (truncated or corrupt)`,
-    );
+    throw new DataFormatError(`${what}: dimensions [${dims.join(', ')}] need ${expected} data bytes, found ${actual} (truncated or corrupt)`);
   }
   return { dims, data: buf.subarray(headerBytes) };
 }
@@ -75,9 +73,7 @@ export function idxToDataset(
   }
   const [count, rows, cols] = images.dims;
   if (labels.dims[0] !== count) {
-    throw new DataFormatError(
-      `${files.labels}: ${labels.dims[0]} labels for ${count} images in ${files.images}, expected equal counts`,
-    );
+    throw new DataFormatError(`${files.labels}: ${labels.dims[0]} labels for ${count} images in ${files.images}, expected equal counts`);
   }
   if (rows === 0 || cols === 0) {
     throw new DataFormatError(`${files.images}: image size ${rows}×${cols}, expected positive dimensions`);
@@ -106,13 +102,7 @@ export function loadIdxPair(imagesPath: string, labelsPath: string, name: string
 }
 
 /** Async `loadIdxPair` that keeps only the first `limit` examples. */
-export async function readIdxPair(
-  imagesPath: string,
-  labelsPath: string,
-  name: string,
-  numClasses = 10,
-  limit?: number,
-): Promise<Dataset> {
+export async function readIdxPair(imagesPath: string, labelsPath: string, name: string, numClasses = 10, limit?: number): Promise<Dataset> {
   const [imageBuf, labelBuf] = await Promise.all([readFileOrThrowAsync(imagesPath), readFileOrThrowAsync(labelsPath)]);
   const images = parseIdx(imageBuf, imagesPath, 3);
   const labels = parseIdx(labelBuf, labelsPath, 1);

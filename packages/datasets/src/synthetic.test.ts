@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { subset, holdOut } from './dataset.js';
+import { holdOut, subset } from './dataset.js';
 import { synthetic } from './synthetic.js';
 
 describe('synthetic', () => {

@@ -37,14 +37,14 @@ export function writeTar(files: { name: string; data: Uint8Array }[]): Uint8Arra
     field(h, 100, '0000644\0');
     field(h, 108, '0000000\0');
     field(h, 116, '0000000\0');
-    field(h, 124, f.data.length.toString(8).padStart(11, '0') + '\0');
+    field(h, 124, `${f.data.length.toString(8).padStart(11, '0')}\0`);
     field(h, 136, '00000000000\0');
     field(h, 148, '        ');
     h[156] = '0'.charCodeAt(0);
     field(h, 257, 'ustar\0');
     field(h, 263, '00');
     const sum = h.reduce((a, b) => a + b, 0);
-    field(h, 148, sum.toString(8).padStart(6, '0') + '\0 ');
+    field(h, 148, `${sum.toString(8).padStart(6, '0')}\0 `);
     blocks.push(h);
     const body = new Uint8Array(Math.ceil(f.data.length / 512) * 512);
     body.set(f.data);

@@ -1,4 +1,4 @@
-import { tf, ConfigError } from '@eqprop/core';
+import { ConfigError, tf } from '@eqprop/core';
 
 /**
  * A neuron non-linearity. In the Hopfield form it is ρ (applied to states inside the energy);

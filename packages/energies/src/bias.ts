@@ -1,4 +1,4 @@
-import { tf, ShapeError, type Params, type Grads } from '@eqprop/core';
+import { type Grads, type Params, ShapeError, tf } from '@eqprop/core';
 import type { Term } from './term.js';
 
 /**

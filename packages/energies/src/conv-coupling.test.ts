@@ -1,14 +1,14 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { tf, setupBackend, Rng, ShapeError, ConfigError } from '@eqprop/core';
-import { ConvCoupling } from './conv-coupling.js';
-import { DenseCoupling } from './dense-coupling.js';
-import { Bias } from './bias.js';
-import { MseCost } from './costs.js';
-import { EnergyNetwork } from './network.js';
+import { ConfigError, Rng, ShapeError, setupBackend, tf } from '@eqprop/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hardSigmoid } from './activations.js';
-import { TermCache } from './term.js';
-import { POOL_KINDS, type Pooling } from './pooling.js';
+import { Bias } from './bias.js';
+import { ConvCoupling } from './conv-coupling.js';
 import { conv2dBackpropInput, convOutputSize, flipKernel, kernelRow } from './conv-ops.js';
+import { MseCost } from './costs.js';
+import { DenseCoupling } from './dense-coupling.js';
+import { EnergyNetwork } from './network.js';
+import { POOL_KINDS, type Pooling } from './pooling.js';
+import { TermCache } from './term.js';
 import { randomActs, relError } from './test-utils.js';
 
 // The closed forms run on wasm (every op they use must exist there); the reference is tf.grad of
@@ -26,7 +26,14 @@ const arr = (t: tf.Tensor): Arr => ({ shape: t.shape.slice(), data: t.dataSync()
 const ten = (a: Arr) => tf.tensor(a.data, a.shape);
 
 function random(rng: Rng, shape: number[], lo = -1, hi = 1): Arr {
-  return { shape, data: rng.uniformArray(shape.reduce((p, q) => p * q, 1), lo, hi) };
+  return {
+    shape,
+    data: rng.uniformArray(
+      shape.reduce((p, q) => p * q, 1),
+      lo,
+      hi,
+    ),
+  };
 }
 
 interface Case {
@@ -46,7 +53,14 @@ const CASES: Case[] = [
   { title: 'max-pool 2, no padding', lower: [6, 6, 2], kernel: [3, 3, 2, 3], pool: { kind: 'max', size: 2 }, byRows: true },
   { title: 'max-pool 2 with ties (blank rows)', lower: [8, 8, 2], kernel: [3, 3, 2, 3], pool: { kind: 'max', size: 2 }, zeroRows: 5, byRows: true },
   { title: 'max-pool 2, padding 1 (Laborieux CIFAR)', lower: [4, 4, 3], kernel: [3, 3, 3, 4], padding: 1, pool: { kind: 'max', size: 2 }, byRows: false },
-  { title: 'max-pool 2, 5×5, padding 1: rows cut at both ends', lower: [8, 8, 2], kernel: [5, 5, 2, 3], padding: 1, pool: { kind: 'max', size: 2 }, byRows: true },
+  {
+    title: 'max-pool 2, 5×5, padding 1: rows cut at both ends',
+    lower: [8, 8, 2],
+    kernel: [5, 5, 2, 3],
+    padding: 1,
+    pool: { kind: 'max', size: 2 },
+    byRows: true,
+  },
   { title: 'avg-pool 3, padding 1', lower: [6, 6, 2], kernel: [3, 3, 2, 3], padding: 1, pool: { kind: 'avg', size: 3 }, byRows: false },
   { title: 'no pooling, 5×5 kernel', lower: [7, 7, 1], kernel: [5, 5, 1, 2], byRows: true },
   { title: 'no pooling, 4×3 kernel on a 9×6 layer', lower: [9, 6, 2], kernel: [4, 3, 2, 3], byRows: true },
@@ -156,7 +170,11 @@ describe('conv coupling: closed forms on wasm equal tf.grad of Φ', () => {
 describe('the transposed convolution row by row', () => {
   it('equals the padded convolution for every padding of 3×3 and 5×5 kernels, on non-square layers', () => {
     const rng = new Rng(21);
-    for (const [kh, kw] of [[3, 3], [5, 5], [5, 3]]) {
+    for (const [kh, kw] of [
+      [3, 3],
+      [5, 5],
+      [5, 3],
+    ]) {
       for (let p = 0; p < Math.min(kh, kw); p++) {
         for (const batch of [1, 3]) {
           const lower = [9, 7, 2];
@@ -215,10 +233,27 @@ describe('per-channel bias of a conv layer', () => {
 
 describe('a conv network on wasm', () => {
   function build(rng: Rng) {
-    const v = (shape: number[]) => tf.variable(tf.tensor(rng.uniformArray(shape.reduce((p, q) => p * q, 1), -0.5, 0.5), shape));
+    const v = (shape: number[]) =>
+      tf.variable(
+        tf.tensor(
+          rng.uniformArray(
+            shape.reduce((p, q) => p * q, 1),
+            -0.5,
+            0.5,
+          ),
+          shape,
+        ),
+      );
     const c1 = new ConvCoupling(0, 1, v([3, 3, 1, 2]), { inputShape: [8, 8, 1], pool: { kind: 'max', size: 2 } }); // → 3×3×2
     const c2 = new ConvCoupling(1, 2, v([2, 2, 2, 4]), { inputShape: c1.outputShape, padding: 1, pool: { kind: 'max', size: 2 } }); // 4×4 → 2×2×4
-    const terms = [c1, new Bias(1, v([2]), 'b1', c1.outputShape), c2, new Bias(2, v([4]), 'b2', c2.outputShape), new DenseCoupling(2, 3, v([16, 3])), new Bias(3, v([3]))];
+    const terms = [
+      c1,
+      new Bias(1, v([2]), 'b1', c1.outputShape),
+      c2,
+      new Bias(2, v([4]), 'b2', c2.outputShape),
+      new DenseCoupling(2, 3, v([16, 3])),
+      new Bias(3, v([3])),
+    ];
     return new EnergyNetwork({
       inputShape: [8, 8, 1],
       layerShapes: [c1.outputShape, c2.outputShape, [3]],
@@ -280,8 +315,12 @@ describe('a conv network on wasm', () => {
     });
     // the parameter-derived tensors (scaled, flipped kernels) are the batch's, not made again
     let made = 0;
-    const shared = sub.cache.shared('probe', () => (made++, tf.zeros([1])));
-    expect(bound.cache.shared('probe', () => (made++, tf.zeros([1])))).toBe(shared);
+    const make = () => {
+      made++;
+      return tf.zeros([1]);
+    };
+    const shared = sub.cache.shared('probe', make);
+    expect(bound.cache.shared('probe', make)).toBe(shared);
     expect(made).toBe(1);
     sub.dispose();
     expect(tf.memory().numTensors).toBe(before + 1); // the probe lives in the batch's cache
@@ -304,7 +343,9 @@ describe('bad shapes are clear errors', () => {
     );
   });
   it('channels, kernel rank, stride, unknown pooling', () => {
-    expect(() => new ConvCoupling(0, 1, v([3, 3, 2, 2]), { inputShape: [7, 7, 1] })).toThrow(/kernel takes 2 input channels, but the lower layer \[7,7,1\] has 1/);
+    expect(() => new ConvCoupling(0, 1, v([3, 3, 2, 2]), { inputShape: [7, 7, 1] })).toThrow(
+      /kernel takes 2 input channels, but the lower layer \[7,7,1\] has 1/,
+    );
     expect(() => new ConvCoupling(0, 1, v([3, 3, 2]), { inputShape: [7, 7, 2] })).toThrow(/kernel must have shape \[kh, kw, in, out\], got \[3,3,2\]/);
     expect(() => new ConvCoupling(0, 1, v([3, 3, 1, 2]), { inputShape: [7, 7, 1], stride: 0 })).toThrow(/stride must be a positive integer, got 0/);
     expect(() => new ConvCoupling(0, 1, v([3, 3, 1, 2]), { inputShape: [7, 7, 1], pool: { kind: 'min' as 'max', size: 2 } })).toThrow(ConfigError);

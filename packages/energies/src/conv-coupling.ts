@@ -1,6 +1,6 @@
-import { tf, ShapeError, type Grads, type Params } from '@eqprop/core';
-import { conv2d, conv2dBackpropFilter, conv2dBackpropInput, convOutputSize, flipKernel, kernelRow, transposeByRows, type ConvGeometry } from './conv-ops.js';
-import { checkPooling, maxPoolMask, NO_POOLING, pool, unpool, type Pooling } from './pooling.js';
+import { type Grads, type Params, ShapeError, tf } from '@eqprop/core';
+import { type ConvGeometry, conv2d, conv2dBackpropFilter, conv2dBackpropInput, convOutputSize, flipKernel, kernelRow, transposeByRows } from './conv-ops.js';
+import { checkPooling, maxPoolMask, NO_POOLING, type Pooling, pool, unpool } from './pooling.js';
 import type { Term, TermCache } from './term.js';
 
 export interface ConvCouplingOptions extends Partial<ConvGeometry> {

@@ -64,7 +64,15 @@ export function conv2dBackpropInput(
   const [ph, pw] = [kh - 1 - g.padding, kw - 1 - g.padding];
   if (g.stride === 1 && ph >= 0 && pw >= 0) {
     if (rows) return transposeRowByRow(dy as tf.Tensor4D, rows, inputShape[0], ph, pw);
-    const pad = ph === 0 && pw === 0 ? 'valid' : ([[0, 0], [ph, ph], [pw, pw], [0, 0]] as tf.backend_util.ExplicitPadding);
+    const pad =
+      ph === 0 && pw === 0
+        ? 'valid'
+        : ([
+            [0, 0],
+            [ph, ph],
+            [pw, pw],
+            [0, 0],
+          ] as tf.backend_util.ExplicitPadding);
     return tf.conv2d(dy as tf.Tensor4D, flipped as tf.Tensor4D, 1, pad);
   }
   const shape = [dy.shape[0], ...inputShape] as [number, number, number, number];
@@ -79,7 +87,12 @@ export function conv2dBackpropInput(
 function transposeRowByRow(dy: tf.Tensor4D, rows: readonly tf.Tensor[], H: number, ph: number, pw: number): tf.Tensor4D {
   return tf.tidy(() => {
     const [n, dyRows] = dy.shape;
-    const colPad: tf.backend_util.ExplicitPadding = [[0, 0], [0, 0], [pw, pw], [0, 0]];
+    const colPad: tf.backend_util.ExplicitPadding = [
+      [0, 0],
+      [0, 0],
+      [pw, pw],
+      [0, 0],
+    ];
     const parts = rows.map((row, r) => {
       let c = tf.conv2d(dy, row as tf.Tensor4D, 1, pw === 0 ? 'valid' : colPad);
       const top = ph - r; // output row of dy's row 0
@@ -87,7 +100,12 @@ function transposeRowByRow(dy: tf.Tensor4D, rows: readonly tf.Tensor[], H: numbe
       const kept = Math.max(0, to - from); // 0 where a padding wider than dy keeps the row out of the output
       if (kept < dyRows) c = tf.slice(c, [0, from, 0, 0], [n, kept, -1, -1]);
       const above = Math.max(0, top);
-      return tf.pad(c, [[0, 0], [above, H - above - kept], [0, 0], [0, 0]]);
+      return tf.pad(c, [
+        [0, 0],
+        [above, H - above - kept],
+        [0, 0],
+        [0, 0],
+      ]);
     });
     return tf.addN(parts) as tf.Tensor4D;
   });

@@ -1,4 +1,4 @@
-import { tf, ShapeError, type Grads, type Params } from '@eqprop/core';
+import { type Grads, type Params, ShapeError, tf } from '@eqprop/core';
 import type { TermCache } from './term.js';
 
 /**

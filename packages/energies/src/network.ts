@@ -1,8 +1,8 @@
-import { tf, ShapeError, ConfigError, takeRows, type Grads, type Params, type State } from '@eqprop/core';
+import { ConfigError, type Grads, type Params, ShapeError, type State, takeRows, tf } from '@eqprop/core';
 import type { Activation } from './activations.js';
 import type { Cost } from './costs.js';
 import { SelfTerm } from './self-term.js';
-import { TermCache, type Term } from './term.js';
+import { type Term, TermCache } from './term.js';
 
 /**
  * `hopfield`: E = Σ ½‖s_k‖² + Σ terms(ρ(s)), relaxed by gradient descent (Scellier & Bengio).
@@ -133,17 +133,19 @@ export class BoundNetwork {
     this.cache = new TermCache(parentCache);
     // Σ of every field that depends only on θ and x (input projection, biases): once per batch
     const inputOnly: tf.Tensor[] = [x];
-    this.staticFields = staticFields ?? termsOf.map((terms, k) => {
-      if (k === 0) return null;
-      const parts = terms.filter((t) => t.isStaticFor(k));
-      if (parts.length === 0) return null;
-      const full = [x.shape[0], ...net.layerShapes[k - 1]];
-      return tf.tidy(() => {
-        // broadcasting adds of compact parts (a bias is [1, n]); materialised once at the end if needed
-        const sum = parts.map((t) => (t.compactField ?? t.field).call(t, inputOnly, k, this.cache)).reduce((a, b) => tf.add(a, b));
-        return sum.shape.join(',') === full.join(',') ? sum : tf.add(sum, tf.zeros(full));
+    this.staticFields =
+      staticFields ??
+      termsOf.map((terms, k) => {
+        if (k === 0) return null;
+        const parts = terms.filter((t) => t.isStaticFor(k));
+        if (parts.length === 0) return null;
+        const full = [x.shape[0], ...net.layerShapes[k - 1]];
+        return tf.tidy(() => {
+          // broadcasting adds of compact parts (a bias is [1, n]); materialised once at the end if needed
+          const sum = parts.map((t) => (t.compactField ?? t.field).call(t, inputOnly, k, this.cache)).reduce((a, b) => tf.add(a, b));
+          return sum.shape.join(',') === full.join(',') ? sum : tf.add(sum, tf.zeros(full));
+        });
       });
-    });
   }
 
   get batchSize(): number {
@@ -208,8 +210,9 @@ export class BoundNetwork {
   fusedActivation(all: readonly tf.Tensor[], k: number): tf.Tensor | undefined {
     const plan = this.fusedPlan(k);
     const act = this.net.activations[k - 1];
-    const operands = plan?.term.matmulOperands!(all, k, this.cache, act.affine.gain);
-    if (!plan || !operands) return undefined;
+    if (!plan?.term.matmulOperands) return undefined;
+    const operands = plan.term.matmulOperands(all, k, this.cache, act.affine.gain);
+    if (!operands) return undefined;
     return tf.fused.matMul({ a: operands[0], b: operands[1], bias: plan.bias ?? undefined, activation: act.fusedBase });
   }
 
@@ -238,7 +241,15 @@ export class BoundNetwork {
     const parts = statics.map((t) => t.compactField!([this.x], k, this.cache));
     try {
       if (parts.some((p) => p.shape[0] !== 1)) return undefined; // a compact field of the examples
-      return this.cache.shared(`constant:${k}`, () => tf.mul(tf.sub(parts.reduce((s: tf.Tensor, p) => tf.add(s, p.reshape(shape)), tf.zeros(shape)), centre), gain)) as tf.Tensor1D;
+      return this.cache.shared(`constant:${k}`, () =>
+        tf.mul(
+          tf.sub(
+            parts.reduce((s: tf.Tensor, p) => tf.add(s, p.reshape(shape)), tf.zeros(shape)),
+            centre,
+          ),
+          gain,
+        ),
+      ) as tf.Tensor1D;
     } finally {
       parts.forEach((p) => p.dispose());
     }

@@ -1,4 +1,4 @@
-import { tf, ConfigError } from '@eqprop/core';
+import { ConfigError, tf } from '@eqprop/core';
 
 export const POOL_KINDS = ['max', 'avg', 'none'] as const;
 export type PoolKind = (typeof POOL_KINDS)[number];

@@ -1,4 +1,4 @@
-import { tf, type Grads, type Params } from '@eqprop/core';
+import { type Grads, type Params, tf } from '@eqprop/core';
 
 /**
  * Per-batch memo: tensors that stay fixed while a batch relaxes (transposed weights, the

@@ -1,13 +1,13 @@
-import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, setupBackend, Rng } from '@eqprop/core';
-import { DenseCoupling } from './dense-coupling.js';
+import { Rng, setupBackend, tf } from '@eqprop/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ernoultSigmoid, halfClip, hardSigmoid, sigmoid } from './activations.js';
 import { Bias } from './bias.js';
-import { MseCost, CrossEntropyReadout } from './costs.js';
-import { SelfTerm } from './self-term.js';
-import { TermCache, type Term } from './term.js';
+import { CrossEntropyReadout, MseCost } from './costs.js';
+import { DenseCoupling } from './dense-coupling.js';
 import { EnergyNetwork } from './network.js';
-import { hardSigmoid, ernoultSigmoid, sigmoid, halfClip } from './activations.js';
-import { relError, randomActs } from './test-utils.js';
+import { SelfTerm } from './self-term.js';
+import { type Term, TermCache } from './term.js';
+import { randomActs, relError } from './test-utils.js';
 
 // tf.grad is the reference; the cpu backend runs it in float32 like the closed forms.
 beforeAll(async () => {
@@ -19,7 +19,7 @@ const variable = (shape: number[], seed: number) => tf.variable(tf.randomNormal(
 /** Checks field on every touched layer and every parameter gradient of a term against tf.grad of its energy. */
 function checkTerm(term: Term, acts: tf.Tensor[]) {
   const cache = new TermCache();
-  const batch = acts[0].shape[0];
+  const _batch = acts[0].shape[0];
   for (const k of term.layers) {
     // field = −∂(Σ_batch E)/∂a_k
     const ref = tf.grad((a: tf.Tensor) => {
@@ -100,7 +100,7 @@ describe('closed-form term gradients equal tf.grad', () => {
     cache.dispose();
   });
 
-  it('self terms: quadratic gradient is s; the legendre term has G\' = σ⁻¹', () => {
+  it("self terms: quadratic gradient is s; the legendre term has G' = σ⁻¹", () => {
     const s = tf.randomUniform([3, 6], 0.05, 0.95, 'float32', 70);
     const quad = new SelfTerm('quadratic');
     const gq = tf.grad((x: tf.Tensor) => tf.sum(quad.energy(x, hardSigmoid)))(s);
@@ -125,7 +125,14 @@ describe('closed-form term gradients equal tf.grad', () => {
     const rng = new Rng(3);
     const mk = (shape: number[]) => tf.variable(tf.tensor(rng.uniformArray(shape[0] * (shape[1] ?? 1), -0.5, 0.5), shape));
     const terms = [new DenseCoupling(0, 1, mk([5, 6])), new Bias(1, mk([6])), new DenseCoupling(1, 2, mk([6, 3])), new Bias(2, mk([3]))];
-    const net = new EnergyNetwork({ inputShape: [5], layerShapes: [[6], [3]], activations: [ernoultSigmoid, ernoultSigmoid], terms, cost: new MseCost(), form: 'primitive' });
+    const net = new EnergyNetwork({
+      inputShape: [5],
+      layerShapes: [[6], [3]],
+      activations: [ernoultSigmoid, ernoultSigmoid],
+      terms,
+      cost: new MseCost(),
+      form: 'primitive',
+    });
     const x = tf.randomUniform([4, 5], 0, 1, 'float32', 90);
     const states = randomActs([[6], [3]], 4, 91);
     const bound = net.bind(x);

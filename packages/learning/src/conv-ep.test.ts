@@ -1,11 +1,11 @@
-import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, setupBackend, Rng, type Grads } from '@eqprop/core';
-import { convnet, type ConvnetConfig } from '@eqprop/models';
-import { FixedPoint } from '@eqprop/solvers';
+import { Rng, setupBackend, tf } from '@eqprop/core';
 import type { EnergyNetwork } from '@eqprop/energies';
-import { EpEstimator, disposeRelaxation, type EstimatorKind } from './estimators.js';
+import { type ConvnetConfig, convnet } from '@eqprop/models';
+import { FixedPoint } from '@eqprop/solvers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { disposeRelaxation, EpEstimator, type EstimatorKind } from './estimators.js';
+import { type RefConvSpec, refConvnet, refConvTrueGradient } from './testing/reference-convnet.js';
 import { Trainer } from './trainer.js';
-import { refConvnet, refConvTrueGradient, type RefConvSpec } from './testing/reference-convnet.js';
 
 // Convolutional EP (Laborieux et al. 2021) end to end on the wasm backend: every op of the
 // relaxation, the nudged phases and the estimate must exist there, and the estimate must be the
@@ -24,7 +24,14 @@ function batchOf(shape: number[], classes: number, n: number, seed: number) {
 }
 type Data = ReturnType<typeof batchOf>;
 
-function estimate(net: EnergyNetwork, d: Data, kind: EstimatorKind, beta: number, steps: { free: number; nudged: number; tol?: number }, schedule: 'synchronous' | 'alternating' = 'synchronous') {
+function estimate(
+  net: EnergyNetwork,
+  d: Data,
+  kind: EstimatorKind,
+  beta: number,
+  steps: { free: number; nudged: number; tol?: number },
+  schedule: 'synchronous' | 'alternating' = 'synchronous',
+) {
   return tf.tidy(() => {
     const bound = net.bind(tf.tensor(d.x, d.shape));
     const init = net.zeroState(d.labels.length);
@@ -222,7 +229,16 @@ describe('convolutional EP on wasm', () => {
   it('on a small convnet the symmetric estimate is closer to the true gradient than the one-sided one (same β)', () => {
     // true gradient of L(θ) = mean C(s*(θ), y) by central finite differences over every parameter,
     // each a relaxation to convergence (smooth activation, so L is smooth in θ)
-    const config: ConvnetConfig = { kind: 'conv', inputShape: [6, 6, 1], channels: [3], kernels: [3], pools: ['max'], dense: [4], activation: 'ernoult-sigmoid', cost: 'mse' };
+    const config: ConvnetConfig = {
+      kind: 'conv',
+      inputShape: [6, 6, 1],
+      channels: [3],
+      kernels: [3],
+      pools: ['max'],
+      dense: [4],
+      activation: 'ernoult-sigmoid',
+      cost: 'mse',
+    };
     const net = convnet(config, new Rng(8));
     const d = batchOf(config.inputShape, 4, 4, 9);
     const names = ['K0_1', 'b1', 'W1_2', 'b2'];

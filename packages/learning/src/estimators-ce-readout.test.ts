@@ -1,9 +1,9 @@
-import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, setupBackend, Rng } from '@eqprop/core';
+import { Rng, setupBackend, tf } from '@eqprop/core';
 import { layeredMlp } from '@eqprop/models';
 import { FixedPoint } from '@eqprop/solvers';
-import { EpEstimator, disposeRelaxation } from './estimators.js';
-import { refRandomNet, refTrueGradient, type RefForm } from './testing/reference-network.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { disposeRelaxation, EpEstimator } from './estimators.js';
+import { type RefForm, refRandomNet, refTrueGradient } from './testing/reference-network.js';
 
 // EP through a cross-entropy readout outside the energy (Laborieux et al. 2021): the nudge is
 // −β ∂C/∂s_L pushed back through the readout, and the readout's own gradient is ∂C/∂θ at the

@@ -1,10 +1,10 @@
-import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, setupBackend, Rng, type Grads } from '@eqprop/core';
-import { layeredMlp } from '@eqprop/models';
-import { GradientDescent, FixedPoint } from '@eqprop/solvers';
+import { type Grads, Rng, setupBackend, tf } from '@eqprop/core';
 import type { EnergyNetwork } from '@eqprop/energies';
-import { EpEstimator, disposeRelaxation, type EstimatorKind } from './estimators.js';
-import { refRandomNet, refRelax, refParamGrads, refTrueGradient, type RefNet, type RefForm } from './testing/reference-network.js';
+import { layeredMlp } from '@eqprop/models';
+import { FixedPoint, GradientDescent } from '@eqprop/solvers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { disposeRelaxation, EpEstimator, type EstimatorKind } from './estimators.js';
+import { type RefForm, type RefNet, refParamGrads, refRandomNet, refRelax, refTrueGradient } from './testing/reference-network.js';
 
 beforeAll(async () => {
   await setupBackend('cpu');
@@ -12,7 +12,10 @@ beforeAll(async () => {
 
 /** A tfjs network holding exactly the reference's parameters. */
 function twin(ref: RefNet, form: 'hopfield' | 'primitive'): EnergyNetwork {
-  const net = layeredMlp({ kind: 'mlp', sizes: ref.sizes, activation: form === 'hopfield' ? 'hard-sigmoid' : 'ernoult-sigmoid', form, cost: 'mse' }, new Rng(0));
+  const net = layeredMlp(
+    { kind: 'mlp', sizes: ref.sizes, activation: form === 'hopfield' ? 'hard-sigmoid' : 'ernoult-sigmoid', form, cost: 'mse' },
+    new Rng(0),
+  );
   ref.W.forEach((w, k) => net.params[`W${k}_${k + 1}`].assign(tf.tensor2d(w)));
   ref.b.forEach((b, k) => net.params[`b${k + 1}`].assign(tf.tensor1d(b)));
   return net;
@@ -40,7 +43,16 @@ function flatTf(grads: Grads, ref: RefNet): number[] {
 const norm = (v: number[]) => Math.sqrt(v.reduce((a, b) => a + b * b, 0));
 const relDiff = (a: number[], b: number[]) => norm(a.map((v, i) => v - b[i])) / norm(b);
 
-function tfEstimate(net: EnergyNetwork, solver: GradientDescent | FixedPoint, kind: EstimatorKind, beta: number, xs: number[][], ys: number[][], free: number, nudged: number) {
+function tfEstimate(
+  net: EnergyNetwork,
+  solver: GradientDescent | FixedPoint,
+  kind: EstimatorKind,
+  beta: number,
+  xs: number[][],
+  ys: number[][],
+  free: number,
+  nudged: number,
+) {
   const bound = net.bind(tf.tensor2d(xs));
   const y = tf.tensor2d(ys);
   const init = net.zeroState(xs.length);
@@ -66,7 +78,10 @@ describe('EP estimators', () => {
     const nudged = xs.map((x, e) => refRelax(ref, form, x, 6, beta, ys[e], free[e]));
     const g0 = refParamGrads(ref, xs, free);
     const gb = refParamGrads(ref, xs, nudged);
-    const expected = flatGrads({ W: gb.W.map((w, k) => w.map((r, i) => r.map((v, j) => (v - g0.W[k][i][j]) / beta))), b: gb.b.map((v, k) => v.map((u, j) => (u - g0.b[k][j]) / beta)) });
+    const expected = flatGrads({
+      W: gb.W.map((w, k) => w.map((r, i) => r.map((v, j) => (v - g0.W[k][i][j]) / beta))),
+      b: gb.b.map((v, k) => v.map((u, j) => (u - g0.b[k][j]) / beta)),
+    });
     // tfjs states are [layer][example][unit], the reference's [example][layer][unit]
     const refByLayer = free[0].map((_, l) => free.map((ex) => ex[l]));
     expect(relDiff(est.free.flat(2), refByLayer.flat(2))).toBeLessThan(1e-5);

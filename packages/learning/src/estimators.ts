@@ -1,4 +1,4 @@
-import { tf, ConfigError, runSync, type Grads, type Reads, type Rng, type State } from '@eqprop/core';
+import { ConfigError, type Grads, type Reads, type Rng, runSync, type State, tf } from '@eqprop/core';
 import type { BoundNetwork } from '@eqprop/energies';
 import type { Relaxation, RelaxOptions, Solver } from '@eqprop/solvers';
 

@@ -1,7 +1,7 @@
-export { EpEstimator, ESTIMATORS, costParamGrads, disposeRelaxation } from './estimators.js';
-export type { EstimatorKind, Estimate, EstimateRequest } from './estimators.js';
-export { Optimizer, OPTIMIZERS } from './optimizers.js';
+export type { Estimate, EstimateRequest, EstimatorKind } from './estimators.js';
+export { costParamGrads, disposeRelaxation, EpEstimator, ESTIMATORS } from './estimators.js';
 export type { OptimizerConfig, OptimizerKind } from './optimizers.js';
+export { OPTIMIZERS, Optimizer } from './optimizers.js';
 export { ParticleStore } from './particles.js';
-export { Trainer, EvalTotal, makeSolver, parameterGroups } from './trainer.js';
-export type { TrainerConfig, TrainerOptions, SolverConfig, BatchResult, EvalResult, GradsOfBatch } from './trainer.js';
+export type { BatchResult, EvalResult, GradsOfBatch, SolverConfig, TrainerConfig, TrainerOptions } from './trainer.js';
+export { EvalTotal, makeSolver, parameterGroups, Trainer } from './trainer.js';

@@ -1,6 +1,6 @@
-import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, setupBackend, Rng } from '@eqprop/core';
+import { Rng, setupBackend, tf } from '@eqprop/core';
 import { convnet } from '@eqprop/models';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import { parameterGroups } from './trainer.js';
 
@@ -68,7 +68,8 @@ function expectClose(got: Record<string, tf.Variable>, want: Values, tol = 1e-6)
   }
 }
 
-const variables = (values: Values, shapes: Record<string, number[]>) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, tf.variable(tf.tensor(v, shapes[k]))]));
+const variables = (values: Values, shapes: Record<string, number[]>) =>
+  Object.fromEntries(Object.entries(values).map(([k, v]) => [k, tf.variable(tf.tensor(v, shapes[k]))]));
 const tensors = (values: Values, shapes: Record<string, number[]>) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, tf.tensor(v, shapes[k])]));
 
 // a 2×2 weight (group 1) and a bias (group 2); values away from 0 so that relative errors mean something
@@ -99,8 +100,16 @@ function run(config: OptimizerConfig, scales?: number[]) {
 describe('optimizers: a few steps against the update written out by hand (float64)', () => {
   const cases: { name: string; config: OptimizerConfig; ref: Omit<RefSettings, 'lr' | 'kind'> }[] = [
     { name: 'sgd', config: { kind: 'sgd', lrs: [0.1, 0.05] }, ref: {} },
-    { name: 'sgd with weight decay (biases too) under the cosine schedule', config: { kind: 'sgd', lrs: [0.1, 0.05], weightDecay: 0.05 }, ref: { weightDecay: 0.05, scales: cosine } },
-    { name: 'momentum 0.7 with weight decay', config: { kind: 'momentum', lrs: [0.1, 0.05], momentum: 0.7, weightDecay: 0.05 }, ref: { momentum: 0.7, weightDecay: 0.05 } },
+    {
+      name: 'sgd with weight decay (biases too) under the cosine schedule',
+      config: { kind: 'sgd', lrs: [0.1, 0.05], weightDecay: 0.05 },
+      ref: { weightDecay: 0.05, scales: cosine },
+    },
+    {
+      name: 'momentum 0.7 with weight decay',
+      config: { kind: 'momentum', lrs: [0.1, 0.05], momentum: 0.7, weightDecay: 0.05 },
+      ref: { momentum: 0.7, weightDecay: 0.05 },
+    },
     { name: 'momentum, default μ = 0.9', config: { kind: 'momentum', lrs: [0.1, 0.05] }, ref: { momentum: 0.9 } },
     { name: 'adam, defaults', config: { kind: 'adam', lrs: [0.01, 0.02] }, ref: {} },
     {
@@ -144,7 +153,10 @@ describe('optimizers: a few steps against the update written out by hand (float6
 describe('optimizers: per-layer rates of a convnet', () => {
   it('groups parameters by the layer they feed (readout last) and moves each by its group’s rate', () => {
     // conv, conv, a dense layer, a CE readout: four groups
-    const net = convnet({ kind: 'conv', inputShape: [6, 6, 1], channels: [2, 3], kernels: [3, 2], pools: ['max', 'none'], dense: [4, 3], activation: 'half-clip', cost: 'ce' }, new Rng(1));
+    const net = convnet(
+      { kind: 'conv', inputShape: [6, 6, 1], channels: [2, 3], kernels: [3, 2], pools: ['max', 'none'], dense: [4, 3], activation: 'half-clip', cost: 'ce' },
+      new Rng(1),
+    );
     const groupOf = parameterGroups(net);
     expect(groupOf).toEqual({ K0_1: 1, b1: 1, K1_2: 2, b2: 2, W2_3: 3, b3: 3, Wout: 4, bout: 4 });
     const lrs = [0.4, 0.3, 0.2, 0.1];

@@ -1,4 +1,4 @@
-import { tf, ConfigError, DataFormatError, serializeTensor, deserializeTensor, type Grads, type Params, type SerializedTensor } from '@eqprop/core';
+import { ConfigError, DataFormatError, deserializeTensor, type Grads, type Params, type SerializedTensor, serializeTensor, tf } from '@eqprop/core';
 
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
 export type OptimizerKind = (typeof OPTIMIZERS)[number];

@@ -1,4 +1,4 @@
-import { tf, ConfigError, readValues, runSync, type Reads, type State } from '@eqprop/core';
+import { ConfigError, type Reads, readValues, runSync, type State, tf } from '@eqprop/core';
 
 /**
  * Persistent particles (Scellier & Bengio 2017): the last free equilibrium of every example of a

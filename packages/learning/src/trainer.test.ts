@@ -1,7 +1,7 @@
-import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, setupBackend, Rng, NumericalError, type Batch } from '@eqprop/core';
-import { buildModel, type ModelConfig } from '@eqprop/models';
+import { type Batch, NumericalError, Rng, setupBackend, tf } from '@eqprop/core';
 import { batches, synthetic } from '@eqprop/datasets';
+import { buildModel, type ModelConfig } from '@eqprop/models';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Trainer, type TrainerConfig } from './trainer.js';
 
 beforeAll(async () => {
@@ -183,7 +183,11 @@ describe('Trainer: persistent evaluation (test particles)', () => {
   const copy = (layers: Float32Array[]) => layers.map((a) => a.slice());
 
   it('starts from zero, keeps the equilibrium of each example and continues from it next time', () => {
-    const trainer = new Trainer(buildModel(s.model, new Rng(1)), { ...s.trainer, persistentEval: true }, { seed: 2, trainCount: data.count, testCount: test.count });
+    const trainer = new Trainer(
+      buildModel(s.model, new Rng(1)),
+      { ...s.trainer, persistentEval: true },
+      { seed: 2, trainCount: data.count, testCount: test.count },
+    );
     let n = 0;
     for (const batch of forever()) {
       trainer.trainBatch(batch);
@@ -217,7 +221,9 @@ describe('Trainer: persistent evaluation (test particles)', () => {
   });
 
   it('needs the test set size, and refuses examples outside its store', () => {
-    expect(() => new Trainer(buildModel(s.model, new Rng(1)), { ...s.trainer, persistentEval: true }, { seed: 2, trainCount: data.count })).toThrow(/persistent evaluation .* needs the test set size/);
+    expect(() => new Trainer(buildModel(s.model, new Rng(1)), { ...s.trainer, persistentEval: true }, { seed: 2, trainCount: data.count })).toThrow(
+      /persistent evaluation .* needs the test set size/,
+    );
     const trainer = new Trainer(buildModel(s.model, new Rng(1)), { ...s.trainer, persistentEval: true }, { seed: 2, trainCount: data.count, testCount: 50 });
     expect(() => trainer.evaluate(testBatches(), trainer.evalParticles)).toThrow(/example index 50 is outside the 50 examples this particle store holds/);
     trainer.dispose();

@@ -1,7 +1,20 @@
-import { tf, ConfigError, NumericalError, Rng, readOnce, readValues, runOnBackend, runSync, type Batch, type Grads, type Reads, type State } from '@eqprop/core';
+import {
+  type Batch,
+  ConfigError,
+  type Grads,
+  NumericalError,
+  type Reads,
+  Rng,
+  readOnce,
+  readValues,
+  runOnBackend,
+  runSync,
+  type State,
+  tf,
+} from '@eqprop/core';
 import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
-import { FixedPoint, GradientDescent, type FixedPointSchedule, type NudgePlacement, type Relaxation, type RelaxOptions, type Solver } from '@eqprop/solvers';
-import { EpEstimator, disposeRelaxation, type EstimatorKind } from './estimators.js';
+import { FixedPoint, type FixedPointSchedule, GradientDescent, type NudgePlacement, type Relaxation, type RelaxOptions, type Solver } from '@eqprop/solvers';
+import { disposeRelaxation, EpEstimator, type EstimatorKind } from './estimators.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import { ParticleStore } from './particles.js';
 
@@ -342,7 +355,8 @@ export class Trainer {
       if (!(yield* finite(state[l]))) throw new NumericalError(`non-finite values (NaN or Inf) in the state of layer ${l + 1} at the free equilibrium`);
     }
     const energy = (yield* readOnce(tf.tidy(() => tf.mean(check.bound.energy(state)))))[0];
-    if (!Number.isFinite(energy)) throw new NumericalError(`the energy at the free equilibrium is ${energy} (first in ${yield* energyCulprit(check.bound, state)})`);
+    if (!Number.isFinite(energy))
+      throw new NumericalError(`the energy at the free equilibrium is ${energy} (first in ${yield* energyCulprit(check.bound, state)})`);
     for (const g of Object.keys(check.grads)) {
       if (!(yield* finite(check.grads[g]))) throw new NumericalError(`non-finite EP gradient for parameter ${g}`);
     }

@@ -1,13 +1,22 @@
-import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, setupBackend, Rng, ConfigError, ShapeError } from '@eqprop/core';
-import { convnet, type ConvnetConfig } from './convnet.js';
+import { ConfigError, Rng, ShapeError, setupBackend, type tf } from '@eqprop/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type ConvnetConfig, convnet } from './convnet.js';
 import { buildModel } from './registry.js';
 
 beforeAll(async () => {
   await setupBackend('wasm');
 });
 
-const ernoult: ConvnetConfig = { kind: 'conv', inputShape: [28, 28, 1], channels: [32, 64], kernels: [5], pools: ['max'], dense: [10], activation: 'hard-sigmoid', cost: 'mse' };
+const ernoult: ConvnetConfig = {
+  kind: 'conv',
+  inputShape: [28, 28, 1],
+  channels: [32, 64],
+  kernels: [5],
+  pools: ['max'],
+  dense: [10],
+  activation: 'hard-sigmoid',
+  cost: 'mse',
+};
 
 const disposeNet = (params: Record<string, tf.Variable>) => Object.values(params).forEach((v) => v.dispose());
 
@@ -27,10 +36,24 @@ describe('convnet', () => {
 
   it('with a CE readout the last dense size is the readout: Laborieux et al. 2021 CIFAR-10', () => {
     const net = convnet(
-      { kind: 'conv', inputShape: [32, 32, 3], channels: [128, 256, 512, 512], kernels: [3], paddings: [1, 1, 1, 0], dense: [10], activation: 'half-clip', cost: 'ce' },
+      {
+        kind: 'conv',
+        inputShape: [32, 32, 3],
+        channels: [128, 256, 512, 512],
+        kernels: [3],
+        paddings: [1, 1, 1, 0],
+        dense: [10],
+        activation: 'half-clip',
+        cost: 'ce',
+      },
       new Rng(2),
     );
-    expect(net.layerShapes).toEqual([[16, 16, 128], [8, 8, 256], [4, 4, 512], [1, 1, 512]]);
+    expect(net.layerShapes).toEqual([
+      [16, 16, 128],
+      [8, 8, 256],
+      [4, 4, 512],
+      [1, 1, 512],
+    ]);
     expect(net.params.Wout.shape).toEqual([512, 10]);
     expect(net.cost.name).toBe('ce-readout');
     expect(net.activations.every((a) => a.name === 'half-clip')).toBe(true);
@@ -39,7 +62,19 @@ describe('convnet', () => {
 
   it('dense hidden layers, avg and no pooling, strides', () => {
     const net = convnet(
-      { kind: 'conv', inputShape: [9, 9, 2], channels: [4, 3], kernels: [3], strides: [2, 1], pools: ['none', 'avg'], dense: [7, 5], activation: 'sigmoid', cost: 'mse', form: 'hopfield', init: 'glorot' },
+      {
+        kind: 'conv',
+        inputShape: [9, 9, 2],
+        channels: [4, 3],
+        kernels: [3],
+        strides: [2, 1],
+        pools: ['none', 'avg'],
+        dense: [7, 5],
+        activation: 'sigmoid',
+        cost: 'mse',
+        form: 'hopfield',
+        init: 'glorot',
+      },
       new Rng(3),
     );
     expect(net.layerShapes).toEqual([[4, 4, 4], [1, 1, 3], [7], [5]]);

@@ -1,20 +1,20 @@
 import { ConfigError, type Rng } from '@eqprop/core';
 import {
+  activationByName,
   Bias,
   ConvCoupling,
+  type Cost,
   CrossEntropyReadout,
+  convLayerShape,
   DenseCoupling,
   EnergyNetwork,
   MseCost,
-  POOL_KINDS,
-  activationByName,
-  convLayerShape,
-  type Cost,
   type NetworkForm,
+  POOL_KINDS,
   type PoolKind,
   type Term,
 } from '@eqprop/energies';
-import { initBias, initWeight, type InitScheme } from './init.js';
+import { type InitScheme, initBias, initWeight } from './init.js';
 
 export interface ConvnetConfig {
   kind: 'conv';
@@ -70,7 +70,8 @@ export function convnet(config: ConvnetConfig, rng: Rng): EnergyNetwork {
   if (!Array.isArray(channels) || channels.length < 1 || !channels.every(positiveInt)) {
     throw new ConfigError(`convnet channels must be at least one positive integer, got ${JSON.stringify(channels)}`);
   }
-  if (!Array.isArray(config.kernels)) throw new ConfigError(`convnet kernels must list the kernel side of each conv layer, got ${JSON.stringify(config.kernels)}`);
+  if (!Array.isArray(config.kernels))
+    throw new ConfigError(`convnet kernels must list the kernel side of each conv layer, got ${JSON.stringify(config.kernels)}`);
   if (!Array.isArray(dense) || dense.length < 1 || !dense.every(positiveInt)) {
     throw new ConfigError(`convnet dense must list at least the class count, got ${JSON.stringify(dense)}`);
   }

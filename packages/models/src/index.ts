@@ -1,10 +1,10 @@
-export { layeredMlp } from './mlp.js';
-export type { MlpConfig } from './mlp.js';
-export { convnet } from './convnet.js';
 export type { ConvnetConfig } from './convnet.js';
-export { initWeight, initBias } from './init.js';
+export { convnet } from './convnet.js';
 export type { InitScheme } from './init.js';
-export { buildModel, registerArchitecture } from './registry.js';
-export type { ModelConfig, ArchitectureBuilder } from './registry.js';
-export { saveParams, loadParams, cloneParams } from './params-io.js';
+export { initBias, initWeight } from './init.js';
+export type { MlpConfig } from './mlp.js';
+export { layeredMlp } from './mlp.js';
 export type { SavedParams } from './params-io.js';
+export { cloneParams, loadParams, saveParams } from './params-io.js';
+export type { ArchitectureBuilder, ModelConfig } from './registry.js';
+export { buildModel, registerArchitecture } from './registry.js';

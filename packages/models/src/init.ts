@@ -1,4 +1,4 @@
-import { tf, type Rng } from '@eqprop/core';
+import { type Rng, tf } from '@eqprop/core';
 
 export type InitScheme = 'glorot' | 'fan-in';
 

@@ -1,6 +1,6 @@
 import { ConfigError, type Rng } from '@eqprop/core';
-import { Bias, CrossEntropyReadout, DenseCoupling, EnergyNetwork, MseCost, activationByName, type Cost, type NetworkForm, type Term } from '@eqprop/energies';
-import { initBias, initWeight, type InitScheme } from './init.js';
+import { activationByName, Bias, type Cost, CrossEntropyReadout, DenseCoupling, EnergyNetwork, MseCost, type NetworkForm, type Term } from '@eqprop/energies';
+import { type InitScheme, initBias, initWeight } from './init.js';
 
 export interface MlpConfig {
   kind: 'mlp';

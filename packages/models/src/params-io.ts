@@ -1,4 +1,4 @@
-import { tf, DataFormatError, serializeTensor, deserializeTensor, type Params, type SerializedTensor } from '@eqprop/core';
+import { DataFormatError, deserializeTensor, type Params, type SerializedTensor, serializeTensor, tf } from '@eqprop/core';
 
 export type SavedParams = Record<string, SerializedTensor>;
 

@@ -1,7 +1,7 @@
 import { ConfigError, type Rng } from '@eqprop/core';
 import type { EnergyNetwork } from '@eqprop/energies';
+import { type ConvnetConfig, convnet } from './convnet.js';
 import { layeredMlp, type MlpConfig } from './mlp.js';
-import { convnet, type ConvnetConfig } from './convnet.js';
 
 /** Any model config: a `kind` naming a registered architecture, plus its own fields. */
 export interface ModelConfig {

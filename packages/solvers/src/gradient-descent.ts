@@ -1,4 +1,4 @@
-import { tf, ConfigError, type State } from '@eqprop/core';
+import { ConfigError, type State, tf } from '@eqprop/core';
 import type { BoundNetwork, Nudge } from '@eqprop/energies';
 import { StepSolver } from './solver.js';
 

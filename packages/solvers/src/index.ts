@@ -1,5 +1,5 @@
-export { GradientDescent } from './gradient-descent.js';
+export type { FixedPointOptions, FixedPointSchedule, NudgePlacement } from './fixed-point.js';
 export { FixedPoint } from './fixed-point.js';
-export type { FixedPointSchedule, FixedPointOptions, NudgePlacement } from './fixed-point.js';
-export { iterate, iterateReads, validateRelaxOptions, StopPredictor, StepSolver } from './solver.js';
-export type { Solver, Relaxation, RelaxOptions, Step } from './solver.js';
+export { GradientDescent } from './gradient-descent.js';
+export type { Relaxation, RelaxOptions, Solver, Step } from './solver.js';
+export { iterate, iterateReads, StepSolver, StopPredictor, validateRelaxOptions } from './solver.js';

@@ -1,4 +1,4 @@
-import { tf, ConfigError, readOnce, runSync, takeRows, type Reads, type State } from '@eqprop/core';
+import { ConfigError, type Reads, readOnce, runSync, type State, takeRows, tf } from '@eqprop/core';
 import type { BoundNetwork, Nudge } from '@eqprop/energies';
 
 export interface RelaxOptions {
@@ -253,7 +253,10 @@ function inBatchOrder(parts: { rows: number[]; state: State }[], n: number): Sta
   order.forEach((row, i) => (where[row] = i));
   const layers = parts[0].state.length;
   const out = Array.from({ length: layers }, (_, l) => {
-    const all = tf.concat(parts.map((p) => p.state[l]), 0);
+    const all = tf.concat(
+      parts.map((p) => p.state[l]),
+      0,
+    );
     const ordered = takeRows(all, where);
     all.dispose();
     return ordered;

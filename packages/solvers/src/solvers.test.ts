@@ -1,16 +1,19 @@
-import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, setupBackend, Rng } from '@eqprop/core';
+import { Rng, setupBackend, tf } from '@eqprop/core';
 import { layeredMlp } from '@eqprop/models';
-import { GradientDescent } from './gradient-descent.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FixedPoint } from './fixed-point.js';
-import { StopPredictor, type Solver } from './solver.js';
+import { GradientDescent } from './gradient-descent.js';
+import { type Solver, StopPredictor } from './solver.js';
 
 beforeAll(async () => {
   await setupBackend('wasm');
 });
 
 function setup(form: 'hopfield' | 'primitive', sizes = [12, 16, 9, 5], seed = 3) {
-  const net = layeredMlp({ kind: 'mlp', sizes, activation: form === 'hopfield' ? 'hard-sigmoid' : 'ernoult-sigmoid', form, cost: 'mse', init: 'glorot' }, new Rng(seed));
+  const net = layeredMlp(
+    { kind: 'mlp', sizes, activation: form === 'hopfield' ? 'hard-sigmoid' : 'ernoult-sigmoid', form, cost: 'mse', init: 'glorot' },
+    new Rng(seed),
+  );
   // stronger weights than Glorot so the relaxation has something to do
   for (const p of Object.values(net.params)) p.assign(tf.mul(p, 2));
   const x = tf.randomUniform([6, sizes[0]], 0, 1, 'float32', seed);
@@ -97,7 +100,10 @@ describe('relaxation', () => {
     const bound = net.bind(x);
     const init = net.zeroState(6);
     // synchronous free; the nudged phase from zero with alternating updates (which cannot cycle)
-    const cases = [{ solver: new FixedPoint('synchronous'), nudge: undefined }, { solver: new FixedPoint('alternating'), nudge: { beta: 0.5, y } }];
+    const cases = [
+      { solver: new FixedPoint('synchronous'), nudge: undefined },
+      { solver: new FixedPoint('alternating'), nudge: { beta: 0.5, y } },
+    ];
     for (const { solver, nudge } of cases) {
       const opts = { maxSteps: 500, tol: 1e-5, checkEvery: 1, nudge };
       const r = solver.relax(bound, init, { ...opts, perExample: true });
@@ -131,7 +137,10 @@ describe('relaxation', () => {
     const { net, x, y } = setup('primitive');
     const bound = net.bind(x);
     const init = net.zeroState(6);
-    for (const { solver, nudge } of [{ solver: new FixedPoint('synchronous'), nudge: undefined }, { solver: new FixedPoint('alternating'), nudge: { beta: 0.5, y } }]) {
+    for (const { solver, nudge } of [
+      { solver: new FixedPoint('synchronous'), nudge: undefined },
+      { solver: new FixedPoint('alternating'), nudge: { beta: 0.5, y } },
+    ]) {
       const base = { maxSteps: 500, tol: 1e-5, nudge, perExample: true };
       const predicted = solver.relax(bound, init, { ...base, checkEvery: 5 }); // predictStops is the default
       const fixed = solver.relax(bound, init, { ...base, checkEvery: 5, predictStops: false });
@@ -193,7 +202,11 @@ describe('relaxation', () => {
     expect(fusedOut).toBeDefined();
     fusedOut?.dispose();
     expect(bound.fusedActivation(probe, 1)).toBeUndefined();
-    for (const [schedule, nudge] of [['synchronous', undefined], ['alternating', undefined], ['synchronous', { beta: 0.5, y }]] as const) {
+    for (const [schedule, nudge] of [
+      ['synchronous', undefined],
+      ['alternating', undefined],
+      ['synchronous', { beta: 0.5, y }],
+    ] as const) {
       for (const at of ['inside', 'outside'] as const) {
         const solver = new FixedPoint(schedule, { nudge: at });
         const init = net.zeroState(6);
@@ -248,7 +261,9 @@ describe('relaxation', () => {
     expect(() => new GradientDescent(0.5).relax(bound, net.zeroState(6), { maxSteps: 5 })).toThrow(/needs a network of the hopfield form/);
     expect(() => new FixedPoint().relax(bound, net.zeroState(6), { maxSteps: -1 })).toThrow(/maxSteps must be a non-negative integer, got -1/);
     expect(() => new FixedPoint().relax(bound, net.zeroState(6), { maxSteps: 5, perExample: true })).toThrow(/per-example tolerance needs tol/);
-    expect(() => new FixedPoint().relax(bound, net.zeroState(6), { maxSteps: 5, tol: 1e-3, perExample: true, trace: true })).toThrow(/cannot be combined with perExample/);
+    expect(() => new FixedPoint().relax(bound, net.zeroState(6), { maxSteps: 5, tol: 1e-3, perExample: true, trace: true })).toThrow(
+      /cannot be combined with perExample/,
+    );
     expect(() => new FixedPoint('random' as 'synchronous')).toThrow(/schedule must be/);
     expect(() => new FixedPoint('synchronous', { stepSize: 1.5 })).toThrow(/step size must be in \(0, 1\], got 1.5/);
     expect(() => new FixedPoint('synchronous', { nudge: 'above' as 'inside' })).toThrow(/nudge placement must be "inside" or "outside", got "above"/);

@@ -1,4 +1,4 @@
-import { Rng, backendInfo, tf, type Batch } from '@eqprop/core';
+import { type Batch, backendInfo, Rng, tf } from '@eqprop/core';
 import { Trainer } from '@eqprop/learning';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { getPreset } from '../presets/index.js';

@@ -1,6 +1,6 @@
-import { tf, Rng } from '@eqprop/core';
-import { buildModel, type ModelConfig } from '@eqprop/models';
+import { Rng, tf } from '@eqprop/core';
 import { Trainer } from '@eqprop/learning';
+import { buildModel, type ModelConfig } from '@eqprop/models';
 import { getPreset } from '../presets/index.js';
 import { matmulRate } from './measure.js';
 import type { BenchCase } from './suite.js';
@@ -41,10 +41,18 @@ export function floorCase(preset: string, batches = 200, warmup = 20): BenchCase
       const batchesPerEpoch = Math.floor(60000 / n); // an epoch of the MNIST training set
       const width = net.layerShapes[0].reduce((a, b) => a * b, 1);
       const rate = matmulRate(n, inputSize, width);
-      ctx.log(`    ${ms.toFixed(2)} ms per batch of ${n} without relaxation: ${((ms * batchesPerEpoch) / 1000).toFixed(1)} s per epoch at the least (matmul ${rate.toFixed(1)} GFLOP/s)`);
+      ctx.log(
+        `    ${ms.toFixed(2)} ms per batch of ${n} without relaxation: ${((ms * batchesPerEpoch) / 1000).toFixed(1)} s per epoch at the least (matmul ${rate.toFixed(1)} GFLOP/s)`,
+      );
       return [
         { name: `floor/${preset}/ms-per-batch`, value: ms, unit: 'ms', higherIsBetter: false, detail: { batchSize: n, batches, matmulRate: rate } },
-        { name: `floor/${preset}/seconds-per-epoch`, value: (ms * batchesPerEpoch) / 1000, unit: 's', higherIsBetter: false, detail: { batchesPerEpoch, note: 'bind + EP weight gradients + optimizer step, no relaxation, no evaluation' } },
+        {
+          name: `floor/${preset}/seconds-per-epoch`,
+          value: (ms * batchesPerEpoch) / 1000,
+          unit: 's',
+          higherIsBetter: false,
+          detail: { batchesPerEpoch, note: 'bind + EP weight gradients + optimizer step, no relaxation, no evaluation' },
+        },
       ];
     },
   };

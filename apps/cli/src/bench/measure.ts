@@ -17,11 +17,15 @@ export function medianMs(fn: () => void, runs = 5, warmup = 1): number {
 export function matmulRate(m: number, k: number, n: number, runs = 7): number {
   const a = tf.randomUniform([m, k]);
   const b = tf.randomUniform([k, n]);
-  const ms = medianMs(() => {
-    const c = tf.matMul(a, b);
-    c.dataSync();
-    c.dispose();
-  }, runs, 2);
+  const ms = medianMs(
+    () => {
+      const c = tf.matMul(a, b);
+      c.dataSync();
+      c.dispose();
+    },
+    runs,
+    2,
+  );
   a.dispose();
   b.dispose();
   return (2 * m * k * n) / (ms * 1e6);

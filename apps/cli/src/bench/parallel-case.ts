@@ -1,7 +1,7 @@
-import { tf, Rng, type Batch } from '@eqprop/core';
-import { buildModel, type ModelConfig } from '@eqprop/models';
+import { type Batch, Rng, tf } from '@eqprop/core';
 import { Trainer } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
+import { buildModel, type ModelConfig } from '@eqprop/models';
 import { getPreset } from '../presets/index.js';
 import type { BenchCase, BenchResult } from './suite.js';
 

@@ -1,20 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tf, Rng, type Batch } from '@eqprop/core';
+import { type Batch, Rng, tf } from '@eqprop/core';
 import { batches } from '@eqprop/datasets';
-import { buildModel, type ModelConfig } from '@eqprop/models';
-import { makeSolver } from '@eqprop/learning';
 import { ConvCoupling, convOutputSize, type EnergyNetwork } from '@eqprop/energies';
+import { makeSolver } from '@eqprop/learning';
+import { buildModel, type ModelConfig } from '@eqprop/models';
+import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
 import { getPreset, presetNames } from '../presets/index.js';
-import { mergeConfig, validateConfig, type RunConfig } from '../config.js';
-import { createSession, trainRun } from '../training-run.js';
 import { RunDir } from '../run-dir.js';
+import { createSession, trainRun } from '../training-run.js';
+import { acceleratorCases } from './accelerator-cases.js';
+import { floorCase } from './floor-case.js';
 import { matmulRate, medianMs, samplePeakMemory } from './measure.js';
 import { parallelCase } from './parallel-case.js';
-import { floorCase } from './floor-case.js';
 import { transposeCase } from './transpose-case.js';
-import { acceleratorCases } from './accelerator-cases.js';
 
 export interface BenchResult {
   name: string;
@@ -52,7 +52,7 @@ function flopsPerStep(net: EnergyNetwork, batch: number): number {
       continue;
     }
     const w = (t as { weight?: tf.Tensor2D }).weight;
-    if (!w || w.rank !== 2) continue;
+    if (w?.rank !== 2) continue;
     const fedLayers = t.layers.filter((k) => k > 0 && !t.isStaticFor(k)).length;
     flops += 2 * batch * w.shape[0] * w.shape[1] * fedLayers;
   }
@@ -68,10 +68,14 @@ function relaxationCase(label: string, model: ModelConfig, solverConfig: RunConf
       const x = tf.randomUniform([batch, ...net.inputShape]);
       const bound = net.bind(x);
       const init = net.zeroState(batch);
-      const ms = medianMs(() => {
-        const r = solver.relax(bound, init, { maxSteps: steps });
-        r.state.forEach((t) => t.dispose());
-      }, 5, 1);
+      const ms = medianMs(
+        () => {
+          const r = solver.relax(bound, init, { maxSteps: steps });
+          r.state.forEach((t) => t.dispose());
+        },
+        5,
+        1,
+      );
       // the reference rate: the backend's matmul at this batch and the width of the first hidden layer
       const width = net.layerShapes[0].reduce((a, b) => a * b, 1);
       const side = Math.min(width, 1024);
@@ -116,7 +120,13 @@ async function runEpoch(preset: string, name: string, trainer: Partial<RunConfig
     const batchesRun = ctx.quick ? 100 : Math.floor(session.train.count / config.batchSize);
     const perEpoch = (m.seconds * Math.floor(session.train.count / config.batchSize)) / batchesRun;
     return [
-      { name: `${name}/seconds-per-epoch`, value: perEpoch, unit: 's', higherIsBetter: false, detail: { measuredBatches: batchesRun, extrapolated: ctx.quick, meanFreeSteps: m.meanFreeSteps } },
+      {
+        name: `${name}/seconds-per-epoch`,
+        value: perEpoch,
+        unit: 's',
+        higherIsBetter: false,
+        detail: { measuredBatches: batchesRun, extrapolated: ctx.quick, meanFreeSteps: m.meanFreeSteps },
+      },
       { name: `${name}/test-accuracy-after-1-epoch`, value: 1 - m.testError, unit: 'ratio', higherIsBetter: true, detail: { partialEpoch: ctx.quick } },
     ];
   } finally {
@@ -135,7 +145,11 @@ export function defaultSuite(): BenchCase[] {
     cases.push(relaxationCase('mlp-784-500-500-10-fp-alt', MLP_2H, { kind: 'fixed-point', schedule: 'alternating' }, batch, 20));
   }
   const conv = getPreset('ernoult2019-conv');
-  for (const [batch, steps] of [[20, 10], [100, 5], [500, 2]]) {
+  for (const [batch, steps] of [
+    [20, 10],
+    [100, 5],
+    [500, 2],
+  ]) {
     cases.push(relaxationCase('conv-ernoult2019', conv.model as ModelConfig, conv.trainer.solver, batch, steps));
   }
   // the free phase stopped on a residual of 1e-4: the same equilibrium as T = 200 in fewer steps (the
@@ -195,7 +209,13 @@ function batchCase(preset: string, trainer: Partial<RunConfig['trainer']> = {}, 
       const seconds = times[1];
       const perEpoch = (seconds * 60000) / config.batchSize / 60;
       return [
-        { name: `batch/${preset}/${label}/seconds-per-batch`, value: seconds, unit: 's', higherIsBetter: false, detail: { batchSize: config.batchSize, freeSteps: steps, freeStepsPerExample: perExample } },
+        {
+          name: `batch/${preset}/${label}/seconds-per-batch`,
+          value: seconds,
+          unit: 's',
+          higherIsBetter: false,
+          detail: { batchSize: config.batchSize, freeSteps: steps, freeStepsPerExample: perExample },
+        },
         { name: `batch/${preset}/${label}/minutes-per-epoch-one-thread`, value: perEpoch, unit: 'min', higherIsBetter: false },
       ];
     },

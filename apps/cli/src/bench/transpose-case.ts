@@ -1,6 +1,6 @@
-import { tf, Rng } from '@eqprop/core';
-import { buildModel, type ModelConfig } from '@eqprop/models';
+import { Rng, tf } from '@eqprop/core';
 import { ConvCoupling, conv2dBackpropInput, convOutputSize, flipKernel, kernelRow } from '@eqprop/energies';
+import { buildModel, type ModelConfig } from '@eqprop/models';
 import { getPreset } from '../presets/index.js';
 import { medianMs } from './measure.js';
 import type { BenchCase } from './suite.js';
@@ -24,11 +24,15 @@ export function transposeCase(preset: string, batchSizes = [1, 10, 20], runs = 3
       const results = batchSizes.flatMap((n) => {
         const dy = tf.randomUniform([n, ...convShape]);
         const time = (withRows: boolean) =>
-          medianMs(() => {
-            const f = conv2dBackpropInput(dy, term.kernel, flipped, term.inputShape, term.geometry, withRows ? rows : undefined);
-            f.dataSync();
-            f.dispose();
-          }, runs, 3);
+          medianMs(
+            () => {
+              const f = conv2dBackpropInput(dy, term.kernel, flipped, term.inputShape, term.geometry, withRows ? rows : undefined);
+              f.dataSync();
+              f.dispose();
+            },
+            runs,
+            3,
+          );
         // alternated, so that a drift of the machine's speed hits both
         const [padded, byRows] = [time(false), time(true)];
         const [padded2, byRows2] = [time(false), time(true)];

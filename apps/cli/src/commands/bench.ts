@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { tf, setupBackend, backendInfo, describeBackend, ConfigError, DataFormatError, EqpropError, type AdapterInfo } from '@eqprop/core';
+import { type AdapterInfo, backendInfo, ConfigError, DataFormatError, describeBackend, EqpropError, setupBackend, tf } from '@eqprop/core';
 import { parseFlags } from '../args.js';
-import { atomicWrite } from '../run-dir.js';
-import { defaultSuite, type BenchResult } from '../bench/suite.js';
 import { matmulRateAsync, samplePeakMemory } from '../bench/measure.js';
+import { type BenchResult, defaultSuite } from '../bench/suite.js';
+import { atomicWrite } from '../run-dir.js';
 
 export const BENCH_HELP = `eqprop bench [--only PATTERN] [--quick] [--out FILE] [--compare OLD.json] [--backend NAME]
   runs the benchmark suite and writes JSON (default bench-results/bench-<date>.json)
@@ -44,13 +44,13 @@ export async function benchCommand(argv: string[]): Promise<void> {
     await setupBackend(backendName);
     const c = defaultSuite().find((k) => k.name === flags.case);
     if (!c) throw new ConfigError(`no benchmark case named "${flags.case}"`);
-    const results = await c.run({ quick: Boolean(flags.quick), log: (line) => process.stdout.write(line + '\n') });
+    const results = await c.run({ quick: Boolean(flags.quick), log: (line) => process.stdout.write(`${line}\n`) });
     atomicWrite(flags.child, JSON.stringify({ results, peakRss: samplePeakMemory() }));
     return;
   }
   const old = typeof flags.compare === 'string' ? readBench(flags.compare) : undefined;
   const backend = await setupBackend(backendName);
-  const log = (line: string) => process.stdout.write(line + '\n');
+  const log = (line: string) => process.stdout.write(`${line}\n`);
   const patterns = typeof flags.only === 'string' ? flags.only.split(',') : undefined;
   const cases = defaultSuite().filter((c) => !patterns || patterns.some((p) => c.name.includes(p)));
   if (cases.length === 0) throw new ConfigError(`--only "${flags.only}" matches no benchmark case`);
@@ -68,7 +68,13 @@ export async function benchCommand(argv: string[]): Promise<void> {
   }
   const file: BenchFile = {
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      platform: process.platform,
+    },
     backend,
     adapter: backendInfo().adapter,
     versions: { tfjs: tf.version.tfjs, eqprop: '0.1.0' },
@@ -78,7 +84,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   };
   const out = (flags.out as string) ?? join('bench-results', `bench-${file.date.replace(/[:.]/g, '-')}.json`);
   mkdirSync(join(out, '..'), { recursive: true });
-  atomicWrite(out, JSON.stringify(file, null, 2) + '\n');
+  atomicWrite(out, `${JSON.stringify(file, null, 2)}\n`);
   log(`peak RSS ${file.peakRssMiB.toFixed(0)} MiB; results written to ${out}`);
 }
 

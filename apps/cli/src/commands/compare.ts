@@ -1,6 +1,6 @@
-import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { LEARNER_NAMES, formatCurveTable, learningCurvePlots, parseLearners, type LearnerKind, type LearningCurve } from '@eqprop/analysis';
+import { join } from 'node:path';
+import { formatCurveTable, LEARNER_NAMES, type LearnerKind, type LearningCurve, learningCurvePlots, parseLearners } from '@eqprop/analysis';
 import { parseFlags } from '../args.js';
 import type { RunConfig } from '../config.js';
 import { EXPERIMENT_HELP, EXPERIMENT_OPTIONS, experimentConfig, intFlag, workerCount } from '../experiment-flags.js';
@@ -29,7 +29,7 @@ export function applicableBaselines(config: RunConfig): LearnerKind[] {
 export async function compareCommand(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, OPTIONS);
   const config = experimentConfig(flags);
-  const log = (line: string) => process.stdout.write(line + '\n');
+  const log = (line: string) => process.stdout.write(`${line}\n`);
   let baselines: LearnerKind[];
   if (typeof flags.with === 'string') baselines = parseLearners(flags.with).filter((k) => k !== 'ep');
   else {
@@ -43,7 +43,9 @@ export async function compareCommand(argv: string[]): Promise<void> {
   const out = (flags.out as string) ?? join('runs', `compare-${name}`);
   mkdirSync(out, { recursive: true });
   log(`eqprop compare: ${name} — ${learners.map((k) => LEARNER_NAMES[k]).join(' vs ')}`);
-  log(`${config.epochs} epochs, batch ${config.batchSize}, ${config.data.trainLimit ?? 'all'} training / ${config.data.testLimit ?? 'all'} test examples, seed ${config.seed}; output ${out}`);
+  log(
+    `${config.epochs} epochs, batch ${config.batchSize}, ${config.data.trainLimit ?? 'all'} training / ${config.data.testLimit ?? 'all'} test examples, seed ${config.seed}; output ${out}`,
+  );
 
   const points: SweepPoint[] = learners.map((learner) => ({
     id: learner,
@@ -57,9 +59,11 @@ export async function compareCommand(argv: string[]): Promise<void> {
   const table = formatCurveTable(curves, { label: 'algorithm' });
   const header = `# ${name}: EP vs baselines\n\n${config.description ?? ''}\n\n${config.epochs} epochs, batch size ${config.batchSize}, ${config.data.trainLimit ?? 'all'} training examples, test error on ${config.data.testLimit ?? 'all'} test examples; all learners start from the weights of seed ${config.seed}.\n\n`;
   atomicWrite(join(out, 'compare.md'), `${header}${table}\n`);
-  atomicWrite(join(out, 'compare.json'), JSON.stringify({ preset: config.preset, config, learners, curves }, null, 2) + '\n');
+  atomicWrite(join(out, 'compare.json'), `${JSON.stringify({ preset: config.preset, config, learners, curves }, null, 2)}\n`);
   const plots = learningCurvePlots(curves, { title: name, prefix: 'compare' });
   for (const p of plots) atomicWrite(join(out, `${p.name}.svg`), p.svg);
   log(`\n${table}\n`);
-  log(`wrote ${join(out, 'compare.md')}, ${join(out, 'compare.json')}, ${plots.map((p) => join(out, `${p.name}.svg`)).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  log(
+    `wrote ${join(out, 'compare.md')}, ${join(out, 'compare.json')}, ${plots.map((p) => join(out, `${p.name}.svg`)).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+  );
 }

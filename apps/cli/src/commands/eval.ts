@@ -1,13 +1,13 @@
-import { loadParams, type ModelConfig, type SavedParams } from '@eqprop/models';
-import { DataParallelTrainer } from '@eqprop/learning/parallel';
-import type { ParticleStore } from '@eqprop/learning';
-import { numBatches } from '@eqprop/datasets';
-import { loadCheckpoint, runDirReader } from '../checkpoint.js';
 import { ConfigError } from '@eqprop/core';
-import { parseFlags, numberFlag } from '../args.js';
+import { numBatches } from '@eqprop/datasets';
+import type { ParticleStore } from '@eqprop/learning';
+import { DataParallelTrainer } from '@eqprop/learning/parallel';
+import { loadParams, type ModelConfig, type SavedParams } from '@eqprop/models';
+import { numberFlag, parseFlags } from '../args.js';
+import { loadCheckpoint, runDirReader } from '../checkpoint.js';
 import { validateConfig } from '../config.js';
 import { RunDir } from '../run-dir.js';
-import { createSession, evaluate, pct, resolveWorkers, BEST_PARAMS_FILE } from '../training-run.js';
+import { BEST_PARAMS_FILE, createSession, evaluate, pct, resolveWorkers } from '../training-run.js';
 
 export const EVAL_HELP = `eqprop eval --run DIR [--split test|train|validation] [--best] [--eval-steps N] [--backend NAME] [--workers N]
   evaluates the last checkpoint of a run folder on the official test set (or the training set, or
@@ -31,8 +31,10 @@ export async function evalCommand(argv: string[]): Promise<void> {
   if (split !== 'test' && split !== 'train' && split !== 'validation') throw new ConfigError(`--split must be test, train or validation, got "${split}"`);
   const runDir = RunDir.open(flags.run);
   const config = validateConfig(runDir.readJson('config.json'));
-  if (split === 'validation' && config.data.validation === undefined) throw new ConfigError(`${runDir.path} holds out no validation set (train it with --validation N)`);
-  if (flags.best && !runDir.has(BEST_PARAMS_FILE)) throw new ConfigError(`${runDir.path} has no ${BEST_PARAMS_FILE} (a run trained with --validation N writes it)`);
+  if (split === 'validation' && config.data.validation === undefined)
+    throw new ConfigError(`${runDir.path} holds out no validation set (train it with --validation N)`);
+  if (flags.best && !runDir.has(BEST_PARAMS_FILE))
+    throw new ConfigError(`${runDir.path} has no ${BEST_PARAMS_FILE} (a run trained with --validation N writes it)`);
   if (flags.backend) config.backend = flags.backend as typeof config.backend;
   const evalSteps = numberFlag('eval-steps', flags['eval-steps']);
   if (evalSteps !== undefined) config.trainer.evalSteps = evalSteps;
@@ -50,15 +52,19 @@ export async function evalCommand(argv: string[]): Promise<void> {
   } else if (trainer.evalParticles) {
     // the test particles are part of the checkpoint: load (and check) all of it
     const perEpoch = numBatches(session.train.count, config.batchSize, true);
-    if (!loadCheckpoint(runDirReader(runDir), { trainer, epochs: config.epochs, batchesPerEpoch: perEpoch })) throw new ConfigError(`${runDir.path} has no checkpoint yet`);
+    if (!loadCheckpoint(runDirReader(runDir), { trainer, epochs: config.epochs, batchesPerEpoch: perEpoch }))
+      throw new ConfigError(`${runDir.path} has no checkpoint yet`);
   } else loadParams(session.net.params, runDir.readJson<{ params: SavedParams }>('checkpoint.json').params);
   // replicas copy the parameters when they start: after the checkpoint is loaded
-  const parallel = workers > 1 ? await DataParallelTrainer.create(session.trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;
+  const parallel =
+    workers > 1 ? await DataParallelTrainer.create(session.trainer, config.model as ModelConfig, config.seed, { workers, backend: config.backend }) : undefined;
   const ds = split === 'test' ? session.test : split === 'validation' ? session.valid! : session.train;
   const report = async (how: string, from?: ParticleStore) => {
     const t0 = Date.now();
     const r = await evaluate(session, ds, parallel, from);
-    process.stdout.write(`${split} error ${pct(r.error).trim()} (loss ${r.loss.toFixed(4)}) on ${ds.count} examples ${how} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    process.stdout.write(
+      `${split} error ${pct(r.error).trim()} (loss ${r.loss.toFixed(4)}) on ${ds.count} examples ${how} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+    );
   };
   try {
     if (particles) await report(`from the ${split === 'test' ? 'test' : 'validation'} particles`, particles);

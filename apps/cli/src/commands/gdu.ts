@@ -1,15 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, Rng, setupBackend } from '@eqprop/core';
-import { buildModel, loadParams, type ModelConfig, type SavedParams } from '@eqprop/models';
-import { makeSolver } from '@eqprop/learning';
-import { batches } from '@eqprop/datasets';
 import { checkGduOptions, formatGduTable, gduCheck, gduGroups, gduPlots, gduStats, selectTraces } from '@eqprop/analysis';
-import { parseFlags, numberFlag } from '../args.js';
-import { mergeConfig, validateConfig, type RunConfig } from '../config.js';
+import { ConfigError, Rng, setupBackend } from '@eqprop/core';
+import { batches } from '@eqprop/datasets';
+import { makeSolver } from '@eqprop/learning';
+import { buildModel, loadParams, type ModelConfig, type SavedParams } from '@eqprop/models';
+import { numberFlag, parseFlags } from '../args.js';
+import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
 import { loadData } from '../data.js';
 import { getPreset } from '../presets/index.js';
-import { RunDir, atomicWrite } from '../run-dir.js';
+import { atomicWrite, RunDir } from '../run-dir.js';
 
 export const GDU_HELP = `eqprop gdu [--preset NAME | --run DIR] [flags]
   The GDU check of Ernoult et al. 2019 on one training batch: EP's updates during the K nudged
@@ -61,8 +61,15 @@ export async function gduCommand(argv: string[]): Promise<void> {
   const { freeSteps, nudgedSteps } = config.trainer;
   checkGduOptions({ freeSteps, nudgedSteps, beta }); // K > T or β = 0 fail here, before any work
   const count = n('plot-count') ?? 4;
-  const layers = typeof flags.layers === 'string' ? flags.layers.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-  if (flags.layers !== undefined && !layers?.length) throw new ConfigError(`--layers expects a comma-separated list of layer numbers or names, got "${flags.layers}"`);
+  const layers =
+    typeof flags.layers === 'string'
+      ? flags.layers
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined;
+  if (flags.layers !== undefined && !layers?.length)
+    throw new ConfigError(`--layers expects a comma-separated list of layer numbers or names, got "${flags.layers}"`);
 
   await setupBackend(config.backend);
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));
@@ -77,7 +84,7 @@ export async function gduCommand(argv: string[]): Promise<void> {
   batch.x.dispose();
   batch.y.dispose();
   const stats = gduStats(result);
-  const name = runDir ? `run ${runDir.path}` : config.preset ?? 'custom';
+  const name = runDir ? `run ${runDir.path}` : (config.preset ?? 'custom');
   const header = [
     `GDU check (Ernoult et al. 2019): ${name}, ${config.data.dataset} batch of ${config.batchSize}, T ${freeSteps}, K ${nudgedSteps}, β ${beta}${beta !== config.trainer.beta ? ` (training β ${config.trainer.beta})` : ''}, ${config.trainer.solver.kind}`,
     `free phase: largest change of one more step ${result.freeResidual.toExponential(2)}${
@@ -96,7 +103,21 @@ export async function gduCommand(argv: string[]): Promise<void> {
     atomicWrite(file, p.svg);
     return file;
   });
-  const summary = { preset: config.preset, run: runDir?.path, batchSize: config.batchSize, freeSteps, nudgedSteps, beta, solver: config.trainer.solver, seed: config.seed, freeResidual: result.freeResidual, seconds, stats };
-  atomicWrite(join(out, 'gdu.json'), JSON.stringify(summary, null, 2) + '\n');
-  process.stdout.write(`\nwrote ${join(out, 'gdu.txt')}, ${join(out, 'gdu.json')} and ${files.length} plots (${files.map((f) => f.split('/').pop()).join(', ')})\n`);
+  const summary = {
+    preset: config.preset,
+    run: runDir?.path,
+    batchSize: config.batchSize,
+    freeSteps,
+    nudgedSteps,
+    beta,
+    solver: config.trainer.solver,
+    seed: config.seed,
+    freeResidual: result.freeResidual,
+    seconds,
+    stats,
+  };
+  atomicWrite(join(out, 'gdu.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  process.stdout.write(
+    `\nwrote ${join(out, 'gdu.txt')}, ${join(out, 'gdu.json')} and ${files.length} plots (${files.map((f) => f.split('/').pop()).join(', ')})\n`,
+  );
 }

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError, backendInfo, describeBackend, setupBackend } from '@eqprop/core';
+import { backendInfo, ConfigError, describeBackend, setupBackend } from '@eqprop/core';
 import { parseFlags } from '../args.js';
 import { atomicWrite } from '../run-dir.js';
-import { equivalenceChecks, runCheck, type CheckResult } from '../webgpu/equivalence.js';
+import { type CheckResult, equivalenceChecks, runCheck } from '../webgpu/equivalence.js';
 
 export const GPU_CHECK_HELP = `eqprop gpu-check [--out FILE] [--only PATTERN]
   runs the WebGPU equivalence checks (the test suite's): every term, each solver's free and nudged
@@ -26,7 +26,9 @@ export async function gpuCheckCommand(argv: string[]): Promise<void> {
     const r = await runCheck(check);
     results.push(r);
     const ok = r.failures.length === 0 && r.missing.length === 0;
-    log(`${ok ? 'ok  ' : 'FAIL'} ${r.worst.toExponential(2)}  ${r.seconds.toFixed(1).padStart(6)} s  ${r.name}${ok ? '' : `: ${[...r.failures, ...r.missing].join('; ')}`}`);
+    log(
+      `${ok ? 'ok  ' : 'FAIL'} ${r.worst.toExponential(2)}  ${r.seconds.toFixed(1).padStart(6)} s  ${r.name}${ok ? '' : `: ${[...r.failures, ...r.missing].join('; ')}`}`,
+    );
   }
   const failed = results.filter((r) => r.failures.length > 0 || r.missing.length > 0).length;
   if (typeof flags.out === 'string') {

@@ -1,11 +1,11 @@
-import { trainCommand, TRAIN_HELP } from './train.js';
-import { evalCommand, EVAL_HELP } from './eval.js';
+import { BENCH_HELP, benchCommand } from './bench.js';
+import { COMPARE_HELP, compareCommand } from './compare.js';
+import { EVAL_HELP, evalCommand } from './eval.js';
+import { GDU_HELP, gduCommand } from './gdu.js';
+import { GPU_CHECK_HELP, gpuCheckCommand } from './gpu-check.js';
 import { presetsCommand } from './presets.js';
-import { benchCommand, BENCH_HELP } from './bench.js';
-import { gduCommand, GDU_HELP } from './gdu.js';
-import { compareCommand, COMPARE_HELP } from './compare.js';
-import { sweepCommand, SWEEP_HELP } from './sweep.js';
-import { gpuCheckCommand, GPU_CHECK_HELP } from './gpu-check.js';
+import { SWEEP_HELP, sweepCommand } from './sweep.js';
+import { TRAIN_HELP, trainCommand } from './train.js';
 
 export interface Command {
   summary: string;
@@ -16,7 +16,7 @@ export interface Command {
 /** Every `eqprop <name>` subcommand; a new command is a new file plus one line here. */
 export const commands: Record<string, Command> = {
   train: { summary: 'train a network with Equilibrium Propagation', help: TRAIN_HELP, run: trainCommand },
-  eval: { summary: 'evaluate a run folder\'s checkpoint', help: EVAL_HELP, run: evalCommand },
+  eval: { summary: "evaluate a run folder's checkpoint", help: EVAL_HELP, run: evalCommand },
   presets: { summary: 'list the paper presets', help: 'eqprop presets', run: presetsCommand },
   bench: { summary: 'run the benchmark suite (JSON results)', help: BENCH_HELP, run: benchCommand },
   gdu: { summary: 'EP updates vs BPTT gradients, step by step (Ernoult et al. 2019)', help: GDU_HELP, run: gduCommand },

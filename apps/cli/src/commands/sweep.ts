@@ -1,24 +1,24 @@
-import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { ConfigError } from '@eqprop/core';
+import { join } from 'node:path';
 import {
-  LEARNERS,
+  type BetaPoint,
   betaSweepPlots,
   formatBetaSweepTable,
   formatCurveTable,
+  LEARNERS,
+  type LearnerKind,
+  type LearningCurve,
   learningCurvePlots,
   logGrid,
   summariseBetaSweep,
   sweepResultPlot,
-  type BetaPoint,
-  type LearnerKind,
-  type LearningCurve,
 } from '@eqprop/analysis';
-import { parseFlags, listFlag } from '../args.js';
+import { ConfigError } from '@eqprop/core';
+import { listFlag, parseFlags } from '../args.js';
 import type { RunConfig } from '../config.js';
-import { EXPERIMENT_HELP, EXPERIMENT_OPTIONS, experimentConfig, intFlag, workerCount, type Flags } from '../experiment-flags.js';
+import { EXPERIMENT_HELP, EXPERIMENT_OPTIONS, experimentConfig, type Flags, intFlag, workerCount } from '../experiment-flags.js';
 import { atomicWrite } from '../run-dir.js';
-import { readPoint, runPoints, sweepWorker, type SweepPoint } from '../sweep-pool.js';
+import { readPoint, runPoints, type SweepPoint, sweepWorker } from '../sweep-pool.js';
 
 export const SWEEP_HELP = `eqprop sweep beta|batch-size|lr --preset NAME [flags]
   Runs the points of a sweep in parallel worker processes, one result file per point under
@@ -63,7 +63,7 @@ export async function sweepCommand(argv: string[]): Promise<void> {
   const [kind, ...rest] = argv;
   if (!(KINDS as readonly string[]).includes(kind)) throw new ConfigError(`eqprop sweep needs one of ${KINDS.join(', ')} first, got "${kind ?? ''}"`);
   const flags = parseFlags(rest, OPTIONS);
-  const log = (line: string) => process.stdout.write(line + '\n');
+  const log = (line: string) => process.stdout.write(`${line}\n`);
   if (kind === 'beta') return betaSweep(flags, log);
   return trainingSweep(kind as Exclude<SweepKind, 'beta'>, flags, log);
 }
@@ -88,7 +88,9 @@ async function betaSweep(flags: Flags, log: (line: string) => void): Promise<voi
   const nudgedSteps = intFlag(flags, 'sweep-nudged-steps', Math.max(10 * config.trainer.nudgedSteps, 200));
   const name = config.preset ?? 'custom';
   const out = outDir(flags, 'beta', config);
-  log(`eqprop sweep beta: ${name}, ${betas.length} values of β from ${betas[0]} to ${betas.at(-1)}, ${count} batches of ${config.batchSize}, free phase ${freeSteps} steps, nudged phases ${nudgedSteps} steps; output ${out}`);
+  log(
+    `eqprop sweep beta: ${name}, ${betas.length} values of β from ${betas[0]} to ${betas.at(-1)}, ${count} batches of ${config.batchSize}, free phase ${freeSteps} steps, nudged phases ${nudgedSteps} steps; output ${out}`,
+  );
   const points: SweepPoint[] = betas.map((beta) => ({
     id: pointId('beta', beta),
     file: join(out, 'points', `${pointId('beta', beta)}.json`),
@@ -103,7 +105,10 @@ async function betaSweep(flags: Flags, log: (line: string) => void): Promise<voi
   const perBeta = [
     `| β | ${summary.estimators.map((e) => `${e.estimator}: rel. error | cosine`).join(' | ')} |`,
     `|---|${summary.estimators.map(() => '---|---').join('|')}|`,
-    ...summary.betas.map((b, i) => `| ${b} | ${summary.estimators.map((e) => `${fmt(e.relError[i].mean)} ± ${fmt(e.relError[i].std)} | ${e.cosine[i].mean.toFixed(6)}`).join(' | ')} |`),
+    ...summary.betas.map(
+      (b, i) =>
+        `| ${b} | ${summary.estimators.map((e) => `${fmt(e.relError[i].mean)} ± ${fmt(e.relError[i].std)} | ${e.cosine[i].mean.toFixed(6)}`).join(' | ')} |`,
+    ),
   ].join('\n');
   const md = [
     `# β sweep: ${name}`,
@@ -116,12 +121,18 @@ async function betaSweep(flags: Flags, log: (line: string) => void): Promise<voi
     '',
   ].join('\n');
   atomicWrite(join(out, 'beta-sweep.md'), md);
-  atomicWrite(join(out, 'beta-sweep.json'), JSON.stringify({ preset: config.preset, config, freeSteps, nudgedSteps, batches: count, summary, points: results }, null, 2) + '\n');
+  atomicWrite(
+    join(out, 'beta-sweep.json'),
+    `${JSON.stringify({ preset: config.preset, config, freeSteps, nudgedSteps, batches: count, summary, points: results }, null, 2)}\n`,
+  );
   const plots = betaSweepPlots(summary, { title: name });
   for (const p of plots) atomicWrite(join(out, `${p.name}.svg`), p.svg);
   log(`\n${table}\n`);
-  for (const e of summary.estimators) log(`${e.estimator}: the error is smallest at β = ${e.best.beta} (${fmt(e.best.relError)})${e.fit ? `, log-log slope ${e.fit.slope.toFixed(2)}` : ''}`);
-  log(`\nwrote ${join(out, 'beta-sweep.md')}, ${join(out, 'beta-sweep.json')}, ${plots.map((p) => join(out, `${p.name}.svg`)).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  for (const e of summary.estimators)
+    log(`${e.estimator}: the error is smallest at β = ${e.best.beta} (${fmt(e.best.relError)})${e.fit ? `, log-log slope ${e.fit.slope.toFixed(2)}` : ''}`);
+  log(
+    `\nwrote ${join(out, 'beta-sweep.md')}, ${join(out, 'beta-sweep.json')}, ${plots.map((p) => join(out, `${p.name}.svg`)).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+  );
 }
 
 async function trainingSweep(kind: 'batch-size' | 'lr', flags: Flags, log: (line: string) => void): Promise<void> {
@@ -130,38 +141,55 @@ async function trainingSweep(kind: 'batch-size' | 'lr', flags: Flags, log: (line
   if (!(LEARNERS as readonly string[]).includes(learner)) throw new ConfigError(`--learner must be one of ${LEARNERS.join(', ')}, got "${learner}"`);
   const lrs = base.trainer.optimizer.lrs;
   const values =
-    listFlag('values', flags.values) ?? (kind === 'lr' ? [0.1, 0.3, 1, 3, 10].map((f) => Number((f * lrs[0]).toPrecision(6))) : [0.25, 0.5, 1, 2, 4].map((f) => Math.max(1, Math.round(f * base.batchSize))));
+    listFlag('values', flags.values) ??
+    (kind === 'lr'
+      ? [0.1, 0.3, 1, 3, 10].map((f) => Number((f * lrs[0]).toPrecision(6)))
+      : [0.25, 0.5, 1, 2, 4].map((f) => Math.max(1, Math.round(f * base.batchSize))));
   for (const v of values) {
-    if (!(v > 0) || (kind === 'batch-size' && !Number.isInteger(v))) throw new ConfigError(`--values must be ${kind === 'lr' ? 'positive numbers' : 'positive integers'}, got ${v}`);
+    if (!(v > 0) || (kind === 'batch-size' && !Number.isInteger(v)))
+      throw new ConfigError(`--values must be ${kind === 'lr' ? 'positive numbers' : 'positive integers'}, got ${v}`);
   }
   const name = base.preset ?? 'custom';
   const out = outDir(flags, kind, base);
   const pointsPerEpoch = intFlag(flags, 'points-per-epoch', 10);
   const label = kind === 'lr' ? 'learning rate' : 'batch size';
-  log(`eqprop sweep ${kind}: ${name}, ${label} ∈ {${values.join(', ')}}, ${learner}, ${base.epochs} epoch(s) on ${base.data.trainLimit ?? 'all'} examples; output ${out}`);
+  log(
+    `eqprop sweep ${kind}: ${name}, ${label} ∈ {${values.join(', ')}}, ${learner}, ${base.epochs} epoch(s) on ${base.data.trainLimit ?? 'all'} examples; output ${out}`,
+  );
   const points: SweepPoint[] = values.map((v) => {
     const config: RunConfig = structuredClone(base);
     if (kind === 'lr') config.trainer.optimizer.lrs = lrs.map((l) => Number(((l * v) / lrs[0]).toPrecision(6)));
     else config.batchSize = v;
     const id = pointId(kind, v);
-    return { id, file: join(out, 'points', `${id}.json`), task: { kind: 'train', config, learner: learner as LearnerKind, name: `${label} ${v}`, pointsPerEpoch } };
+    return {
+      id,
+      file: join(out, 'points', `${id}.json`),
+      task: { kind: 'train', config, learner: learner as LearnerKind, name: `${label} ${v}`, pointsPerEpoch },
+    };
   });
   const t0 = Date.now();
   await runPoints(points, { workers: workerCount(flags), log });
   const curves = points.map((p) => readPoint<LearningCurve>(p)!.result);
   const table = formatCurveTable(curves, { label });
-  atomicWrite(join(out, `sweep-${kind}.md`), `# ${label} sweep: ${name} (${learner})\n\n${base.epochs} epoch(s), ${base.data.trainLimit ?? 'all'} training / ${base.data.testLimit ?? 'all'} test examples, seed ${base.seed}.\n\n${table}\n`);
-  atomicWrite(join(out, `sweep-${kind}.json`), JSON.stringify({ preset: base.preset, kind, learner, values, configs: points.map((p) => p.task.config), curves }, null, 2) + '\n');
+  atomicWrite(
+    join(out, `sweep-${kind}.md`),
+    `# ${label} sweep: ${name} (${learner})\n\n${base.epochs} epoch(s), ${base.data.trainLimit ?? 'all'} training / ${base.data.testLimit ?? 'all'} test examples, seed ${base.seed}.\n\n${table}\n`,
+  );
+  atomicWrite(
+    join(out, `sweep-${kind}.json`),
+    `${JSON.stringify({ preset: base.preset, kind, learner, values, configs: points.map((p) => p.task.config), curves }, null, 2)}\n`,
+  );
   const plots = [
     sweepResultPlot(values, curves, { title: `${name}: final error vs ${label}`, xLabel: label, logX: true, name: `sweep-${kind}-final` }),
     ...learningCurvePlots(curves, { title: `${name}, ${label} sweep`, prefix: `sweep-${kind}` }),
   ];
   for (const p of plots) atomicWrite(join(out, `${p.name}.svg`), p.svg);
   log(`\n${table}\n`);
-  log(`wrote ${join(out, `sweep-${kind}.md`)}, ${join(out, `sweep-${kind}.json`)}, ${plots.map((p) => join(out, `${p.name}.svg`)).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  log(
+    `wrote ${join(out, `sweep-${kind}.md`)}, ${join(out, `sweep-${kind}.json`)}, ${plots.map((p) => join(out, `${p.name}.svg`)).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+  );
 }
 
 function fmt(x: number): string {
   return Number.isFinite(x) ? x.toExponential(2) : '—';
 }
-

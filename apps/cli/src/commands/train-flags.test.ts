@@ -1,8 +1,8 @@
-import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@eqprop/core';
+import { describe, expect, it } from 'vitest';
 import { parseFlags } from '../args.js';
 import { resolveConfig, TRAIN_OPTIONS } from './train.js';
 
@@ -56,14 +56,49 @@ describe('other trainer flags', () => {
     expect(resolveConfig({ preset: 'scellier2017-1h', 'no-persistent-eval': true }).trainer.persistentEval).toBe(false);
     expect(resolveConfig({ preset: 'laborieux2021-mlp' }).trainer.persistentEval).toBeUndefined();
     expect(resolveConfig({ preset: 'laborieux2021-mlp', 'persistent-eval': true }).trainer.persistentEval).toBe(true);
-    expect(() => resolveConfig({ preset: 'scellier2017-1h', 'persistent-eval': true, 'no-persistent-eval': true })).toThrow(/--persistent-eval or --no-persistent-eval, not both/);
+    expect(() => resolveConfig({ preset: 'scellier2017-1h', 'persistent-eval': true, 'no-persistent-eval': true })).toThrow(
+      /--persistent-eval or --no-persistent-eval, not both/,
+    );
   });
 });
 
 describe('negative numbers on the command line', () => {
   // every flag that takes a number; `--layers` is checked with the model (its sizes together)
-  const NUMERIC = ['epochs', 'batch-size', 'seed', 'beta', 'lr', 'free-steps', 'nudged-steps', 'eval-steps', 'tol', 'step-size', 'train-limit', 'test-limit', 'validation', 'max-batches', 'checkpoint-every', 'checkpoint-every-batches', 'workers'];
-  const OTHER = ['preset', 'config', 'resume', 'backend', 'layers', 'estimator', 'optimizer', 'lr-schedule', 'nudge-at', 'solver', 'schedule', 'data-dir', 'out', 'algorithm'];
+  const NUMERIC = [
+    'epochs',
+    'batch-size',
+    'seed',
+    'beta',
+    'lr',
+    'free-steps',
+    'nudged-steps',
+    'eval-steps',
+    'tol',
+    'step-size',
+    'train-limit',
+    'test-limit',
+    'validation',
+    'max-batches',
+    'checkpoint-every',
+    'checkpoint-every-batches',
+    'workers',
+  ];
+  const OTHER = [
+    'preset',
+    'config',
+    'resume',
+    'backend',
+    'layers',
+    'estimator',
+    'optimizer',
+    'lr-schedule',
+    'nudge-at',
+    'solver',
+    'schedule',
+    'data-dir',
+    'out',
+    'algorithm',
+  ];
 
   it('every flag that takes a value is classified here (a new one must be added to a list)', () => {
     const valued = Object.entries(TRAIN_OPTIONS).flatMap(([k, o]) => (o.type === 'string' ? [k] : []));
@@ -72,7 +107,8 @@ describe('negative numbers on the command line', () => {
 
   it('are the value of the flag before them (`--lr -1` as `--lr=-1`), not an "ambiguous" parse error', () => {
     for (const flag of [...NUMERIC, 'layers']) {
-      for (const v of ['-1', '-0.5', '-.5', '-1e-3', '-1,2']) expect(parseFlags([`--${flag}`, v, '--quiet'], TRAIN_OPTIONS)).toEqual({ [flag]: v, quiet: true });
+      for (const v of ['-1', '-0.5', '-.5', '-1e-3', '-1,2'])
+        expect(parseFlags([`--${flag}`, v, '--quiet'], TRAIN_OPTIONS)).toEqual({ [flag]: v, quiet: true });
     }
     // a dash followed by a letter is still an option
     expect(() => parseFlags(['--lr', '--quiet'], TRAIN_OPTIONS)).toThrow(ConfigError);
@@ -93,7 +129,9 @@ describe('negative numbers on the command line', () => {
     expect(() => resolveConfig(parseFlags(['--lr', '0.1,-0.05'], TRAIN_OPTIONS))).toThrow(
       'config field "trainer.optimizer.lrs.1" (--lr): a learning rate must be ≥ 0 (0 freezes its layer), got -0.05',
     );
-    expect(() => resolveConfig(parseFlags(['--beta', '-0.5'], TRAIN_OPTIONS))).toThrow('config field "trainer.beta" (--beta): β must be > 0 (the estimator chooses the sign), got -0.5');
+    expect(() => resolveConfig(parseFlags(['--beta', '-0.5'], TRAIN_OPTIONS))).toThrow(
+      'config field "trainer.beta" (--beta): β must be > 0 (the estimator chooses the sign), got -0.5',
+    );
     expect(() => resolveConfig({ preset: 'scellier2017-1h', seed: '1.5' })).toThrow('config field "seed" (--seed): must be an integer, got 1.5');
     // a bad value from a config file names the field only
     const file = join(mkdtempSync(join(tmpdir(), 'eqprop-cfg-')), 'config.json');

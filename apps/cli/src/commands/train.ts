@@ -1,11 +1,11 @@
-import { readFileSync, existsSync } from 'node:fs';
-import { ConfigError, backendInfo, describeBackend } from '@eqprop/core';
-import { parseFlags, numberFlag, listFlag } from '../args.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { backendInfo, ConfigError, describeBackend } from '@eqprop/core';
 import type { SolverConfig } from '@eqprop/learning';
-import { validateConfig, mergeConfig, type RunConfig } from '../config.js';
-import { getPreset, DEFAULT_PRESET } from '../presets/index.js';
+import { listFlag, numberFlag, parseFlags } from '../args.js';
+import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
+import { DEFAULT_PRESET, getPreset } from '../presets/index.js';
 import { RunDir } from '../run-dir.js';
-import { createSession, trainRun, pct, resolveWorkers, BEST_PARAMS_FILE } from '../training-run.js';
+import { BEST_PARAMS_FILE, createSession, pct, resolveWorkers, trainRun } from '../training-run.js';
 
 export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --preset NAME          a paper preset (default ${DEFAULT_PRESET}; see \`eqprop presets\`)
@@ -189,7 +189,9 @@ export async function trainCommand(argv: string[]): Promise<void> {
   log(`run folder: ${runDir.path}`);
   const replicas = resolveWorkers(config);
   log(`backend ${describeBackend()}`);
-  log(`${replicas > 1 ? `${replicas} replicas, ` : ''}${session.train.count} train${session.valid ? ` / ${session.valid.count} validation` : ''} / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs${config.algorithm === 'bptt' ? ', gradients by BPTT' : ''}`);
+  log(
+    `${replicas > 1 ? `${replicas} replicas, ` : ''}${session.train.count} train${session.valid ? ` / ${session.valid.count} validation` : ''} / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs${config.algorithm === 'bptt' ? ', gradients by BPTT' : ''}`,
+  );
   const t0 = Date.now();
   const history = await trainRun(session, { runDir, resume: Boolean(flags.resume), quiet: Boolean(flags.quiet), log });
   const last = history[history.length - 1];
@@ -218,7 +220,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
   runDir.writeJson('summary.json', summary);
   const fromZero = last?.testErrorFromZero === undefined ? '' : ` (${pct(last.testErrorFromZero).trim()} from zero)`;
   if (last) log(`done: test error ${pct(last.testError).trim()}${fromZero} after ${history.length} epochs; run folder ${runDir.path}`);
-  if (chosen) log(`lowest validation error ${pct(chosen.validError!).trim()} at epoch ${chosen.epoch}: test error ${pct(chosen.testError).trim()} there (parameters in ${BEST_PARAMS_FILE})`);
+  if (chosen)
+    log(
+      `lowest validation error ${pct(chosen.validError!).trim()} at epoch ${chosen.epoch}: test error ${pct(chosen.testError).trim()} there (parameters in ${BEST_PARAMS_FILE})`,
+    );
 }
 
 /** --solver, --schedule, --step-size and --nudge-at over the configured solver. */
@@ -229,7 +234,8 @@ function solverFromFlags(current: SolverConfig, flags: Record<string, string | b
     throw new ConfigError(`--solver must be gradient-descent or fixed-point, got "${kind}"`);
   }
   if (kind === 'gradient-descent') {
-    if (flags.schedule !== undefined || flags['nudge-at'] !== undefined) throw new ConfigError('--schedule and --nudge-at apply to the fixed-point solver only');
+    if (flags.schedule !== undefined || flags['nudge-at'] !== undefined)
+      throw new ConfigError('--schedule and --nudge-at apply to the fixed-point solver only');
     return { kind, stepSize: n('step-size') ?? (current.kind === kind ? current.stepSize : 0.5) };
   }
   const base: SolverConfig = current.kind === kind ? current : { kind, schedule: 'synchronous' };

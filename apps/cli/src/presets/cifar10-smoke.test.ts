@@ -1,10 +1,10 @@
-import { describe, it, expect, beforeAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '@eqprop/core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { getPreset } from './index.js';
 
 const cliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -53,7 +53,10 @@ describe('laborieux2021-cifar10 end to end', () => {
     const preset = getPreset('laborieux2021-cifar10');
     expect(config.trainer.optimizer).toEqual(preset.trainer.optimizer);
     expect(config.data).toEqual({ ...preset.data, dataDir: data, testLimit: 4 });
-    const [m] = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const [m] = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(m.epoch).toBe(1);
     expect(Number.isFinite(m.trainLoss) && Number.isFinite(m.testLoss)).toBe(true);
     expect(m.testError).toBeGreaterThanOrEqual(0);

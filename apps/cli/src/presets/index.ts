@@ -1,9 +1,9 @@
 import { ConfigError } from '@eqprop/core';
 import type { RunConfig } from '../config.js';
-import { scellier2017 } from './scellier2017.js';
+import { ernoult2019 } from './ernoult2019.js';
 import { laborieux2021 } from './laborieux2021.js';
 import { laborieux2021Conv } from './laborieux2021-conv.js';
-import { ernoult2019 } from './ernoult2019.js';
+import { scellier2017 } from './scellier2017.js';
 
 /** Everything a preset may leave out. */
 export const DEFAULTS = {

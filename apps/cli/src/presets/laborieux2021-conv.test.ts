@@ -1,7 +1,7 @@
-import { describe, it, expect, beforeAll } from 'vitest';
 import { Rng, setupBackend } from '@eqprop/core';
-import { buildModel, type ModelConfig } from '@eqprop/models';
 import { parameterGroups } from '@eqprop/learning';
+import { buildModel, type ModelConfig } from '@eqprop/models';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../config.js';
 import { getPreset } from './index.js';
 
@@ -13,8 +13,24 @@ beforeAll(async () => {
 describe('convolutional presets', () => {
   it.each([
     ['ernoult2019-conv', [[12, 12, 32], [4, 4, 64], [10]], 'one-sided'],
-    ['laborieux2021-mnist', [[12, 12, 32], [4, 4, 64]], 'symmetric'],
-    ['laborieux2021-cifar10', [[16, 16, 128], [8, 8, 256], [4, 4, 512], [1, 1, 512]], 'symmetric'],
+    [
+      'laborieux2021-mnist',
+      [
+        [12, 12, 32],
+        [4, 4, 64],
+      ],
+      'symmetric',
+    ],
+    [
+      'laborieux2021-cifar10',
+      [
+        [16, 16, 128],
+        [8, 8, 256],
+        [4, 4, 512],
+        [1, 1, 512],
+      ],
+      'symmetric',
+    ],
   ])('%s validates, builds, and has one learning rate per layer (input to output)', (name, shapes, estimator) => {
     const config = validateConfig(getPreset(name));
     expect(config.trainer.estimator).toBe(estimator);

@@ -4,11 +4,12 @@
 // rates and layer sizes from the output to the input (ours run from the input), Scellier &
 // Bengio's code nudges with β on ‖s − y‖² where the paper writes β on ½‖s − y‖². A preset literal
 // is never compared with a copy of itself.
-import { describe, it, expect, beforeAll } from 'vitest';
-import { tf, Rng, setupBackend } from '@eqprop/core';
+
+import { Rng, setupBackend, tf } from '@eqprop/core';
 import { activationByName } from '@eqprop/energies';
 import { buildModel, type ModelConfig } from '@eqprop/models';
-import { validateConfig, mergeConfig, type RunConfig } from '../config.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
 import { getPreset } from './index.js';
 
 beforeAll(async () => {
@@ -53,8 +54,10 @@ function flags(command: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   let key = '';
   for (const word of command.split(/\s+/).filter(Boolean)) {
-    if (word.startsWith('--')) out[(key = word.slice(2))] = [];
-    else if (key) out[key].push(word.replace(/^'(.*)'$/, '$1'));
+    if (word.startsWith('--')) {
+      key = word.slice(2);
+      out[key] = [];
+    } else if (key) out[key].push(word.replace(/^'(.*)'$/, '$1'));
   }
   return out;
 }
@@ -74,7 +77,16 @@ describe('scellier2017-*: Scellier & Bengio 2017', () => {
   const REFERENCE_CODE = {
     'scellier2017-1h': { hidden_sizes: [500], n_epochs: 25, batch_size: 20, n_it_neg: 20, n_it_pos: 4, epsilon: 0.5, beta: 0.5, alphas: [0.1, 0.05] },
     'scellier2017-2h': { hidden_sizes: [500, 500], n_epochs: 60, batch_size: 20, n_it_neg: 150, n_it_pos: 6, epsilon: 0.5, beta: 1, alphas: [0.4, 0.1, 0.01] },
-    'scellier2017-3h': { hidden_sizes: [500, 500, 500], n_epochs: 500, batch_size: 20, n_it_neg: 500, n_it_pos: 8, epsilon: 0.5, beta: 1, alphas: [0.128, 0.032, 0.008, 0.002] },
+    'scellier2017-3h': {
+      hidden_sizes: [500, 500, 500],
+      n_epochs: 500,
+      batch_size: 20,
+      n_it_neg: 500,
+      n_it_pos: 8,
+      epsilon: 0.5,
+      beta: 1,
+      alphas: [0.128, 0.032, 0.008, 0.002],
+    },
   };
 
   it.each(Object.keys(TABLE_1) as (keyof typeof TABLE_1)[])('%s has the architecture, phases, ε, rates and epochs of Table 1', (name) => {
@@ -95,16 +107,19 @@ describe('scellier2017-*: Scellier & Bengio 2017', () => {
     if (name === 'scellier2017-3h') expect([code.n_epochs, c.epochs]).toEqual([500, 160]);
   });
 
-  it.each(Object.keys(TABLE_1) as (keyof typeof TABLE_1)[])('%s runs EP as the reference code does: random sign of β, persistent particles, Glorot init, ρ = clip(s, 0, 1)', (name) => {
-    const c = preset(name);
-    // train_model.py: sign = 2·randint(0, 2) − 1 per minibatch
-    expect(c.trainer.estimator).toBe('random-sign');
-    // model.py: persistent_particles for every example, the test set ("valid") included
-    expect([c.trainer.persistent, c.trainer.persistentEval]).toEqual([true, true]);
-    // model.py initialize_layer: uniform in ±√(6 / (n_in + n_out))
-    expect(c.model.init).toBe('glorot');
-    expectActivation(c.model.activation as string, clip); // model.py rho: T.clip(s, 0, 1)
-  });
+  it.each(Object.keys(TABLE_1) as (keyof typeof TABLE_1)[])(
+    '%s runs EP as the reference code does: random sign of β, persistent particles, Glorot init, ρ = clip(s, 0, 1)',
+    (name) => {
+      const c = preset(name);
+      // train_model.py: sign = 2·randint(0, 2) − 1 per minibatch
+      expect(c.trainer.estimator).toBe('random-sign');
+      // model.py: persistent_particles for every example, the test set ("valid") included
+      expect([c.trainer.persistent, c.trainer.persistentEval]).toEqual([true, true]);
+      // model.py initialize_layer: uniform in ±√(6 / (n_in + n_out))
+      expect(c.model.init).toBe('glorot');
+      expectActivation(c.model.activation as string, clip); // model.py rho: T.clip(s, 0, 1)
+    },
+  );
 
   it('scellier2017-1h: β 0.5 on ‖s − y‖² (costWeight 1, the code) is the paper’s β 1 on ½‖s − y‖²: the same force on the output', () => {
     const c = preset('scellier2017-1h');
@@ -112,11 +127,14 @@ describe('scellier2017-*: Scellier & Bengio 2017', () => {
     expect(nudgeForce(c, S, Y)).toEqual(halfSquareForce(TABLE_1['scellier2017-1h'].beta).map((r) => r.map((v) => expect.closeTo(v, 7))));
   });
 
-  it.each(['scellier2017-2h', 'scellier2017-3h'] as const)('%s: β 1 on ‖s − y‖², as the code runs the deeper nets (twice the force of the paper’s β 1 on ½‖s − y‖²)', (name) => {
-    const c = preset(name);
-    expect([c.trainer.beta, c.model.costWeight]).toEqual([REFERENCE_CODE[name].beta, 1]);
-    expect(nudgeForce(c, S, Y)).toEqual(halfSquareForce(2 * TABLE_1[name].beta).map((r) => r.map((v) => expect.closeTo(v, 7))));
-  });
+  it.each(['scellier2017-2h', 'scellier2017-3h'] as const)(
+    '%s: β 1 on ‖s − y‖², as the code runs the deeper nets (twice the force of the paper’s β 1 on ½‖s − y‖²)',
+    (name) => {
+      const c = preset(name);
+      expect([c.trainer.beta, c.model.costWeight]).toEqual([REFERENCE_CODE[name].beta, 1]);
+      expect(nudgeForce(c, S, Y)).toEqual(halfSquareForce(2 * TABLE_1[name].beta).map((r) => r.map((v) => expect.closeTo(v, 7))));
+    },
+  );
 });
 
 describe('ernoult2019-*: Ernoult et al. 2019', () => {
@@ -125,10 +143,14 @@ describe('ernoult2019-*: Ernoult et al. 2019', () => {
   // input ("--lr_tab 0.01 0.04 will apply a learning rate of 0.01 to W_{01} and 0.04 to W_{12}").
   const TABLE_1: Record<string, string> = {
     'ernoult2019-eb1h': "python main.py --action 'train' --size_tab 10 512 784 --lr_tab 0.05 0.1 --epochs 30 --T 100 --Kmax 12 --beta 0.5 --dt 0.2 --benchmark",
-    'ernoult2019-p1h': "python main.py --action 'train' --discrete --size_tab 10 512 784 --lr_tab 0.04 0.08 --epochs 30 --T 40 --Kmax 15 --beta 0.1 --benchmark",
-    'ernoult2019-p2h': "python main.py --action 'train' --discrete --size_tab 10 512 512 784 --lr_tab 0.005 0.05 0.2 --epochs 50 --T 100 --Kmax 20 --beta 0.5 --benchmark",
-    'ernoult2019-p3h': "python main.py --action 'train' --discrete --size_tab 10 512 512 512 784 --lr_tab 0.002 0.01 0.05 0.2 --epochs 100 --T 180 --Kmax 20 --beta 0.5 --benchmark",
-    'ernoult2019-conv': "python main.py --action 'train' --activation-function 'hardsigm' --C_tab 64 32 1 --size_tab 10 --lr_tab 0.015 0.035 0.15 --epochs 40 --T 200 --Kmax 10 --beta 0.4 --benchmark",
+    'ernoult2019-p1h':
+      "python main.py --action 'train' --discrete --size_tab 10 512 784 --lr_tab 0.04 0.08 --epochs 30 --T 40 --Kmax 15 --beta 0.1 --benchmark",
+    'ernoult2019-p2h':
+      "python main.py --action 'train' --discrete --size_tab 10 512 512 784 --lr_tab 0.005 0.05 0.2 --epochs 50 --T 100 --Kmax 20 --beta 0.5 --benchmark",
+    'ernoult2019-p3h':
+      "python main.py --action 'train' --discrete --size_tab 10 512 512 512 784 --lr_tab 0.002 0.01 0.05 0.2 --epochs 100 --T 180 --Kmax 20 --beta 0.5 --benchmark",
+    'ernoult2019-conv':
+      "python main.py --action 'train' --activation-function 'hardsigm' --C_tab 64 32 1 --size_tab 10 --lr_tab 0.015 0.035 0.15 --epochs 40 --T 200 --Kmax 10 --beta 0.4 --benchmark",
   };
   // main.py's defaults for what the commands leave out
   const DEFAULTS: Record<string, string[]> = { 'batch-size': ['20'], dt: ['0.2'], 'activation-function': ['sigm'], padding: ['0'], Fconv: ['5'], Fpool: ['2'] };
@@ -184,10 +206,12 @@ describe('laborieux2021-*: Laborieux et al. 2021', () => {
   // github.com/Laborieux-Axel/Equilibrium-Propagation: check/train_mnist.sh (MLP), and the README's
   // command for "EP with symmetric gradient estimate" with the cross-entropy loss on CIFAR-10.
   // --lrs, --wds, --channels run from the input to the output, as ours.
-  const MLP = "python main.py --model 'MLP' --task 'MNIST' --archi 784 512 10 --optim 'adam' --lrs 5e-4 5e-4 --epochs 2 --act 'mysig' --todo 'train' --betas 0.0 0.1 --T1 30 --T2 10 --check-thm --mbs 50 --device 0 --save";
+  const MLP =
+    "python main.py --model 'MLP' --task 'MNIST' --archi 784 512 10 --optim 'adam' --lrs 5e-4 5e-4 --epochs 2 --act 'mysig' --todo 'train' --betas 0.0 0.1 --T1 30 --T2 10 --check-thm --mbs 50 --device 0 --save";
   const CIFAR10 =
     "python main.py --model 'CNN' --task 'CIFAR10' --data-aug --channels 128 256 512 512 --kernels 3 3 3 3 --pools 'mmmm' --strides 1 1 1 1 --paddings 1 1 1 0 --fc 10 --optim 'sgd' --lrs 0.25 0.15 0.1 0.08 0.05 --wds 3e-4 3e-4 3e-4 3e-4 3e-4 --mmt 0.9 --lr-decay --epochs 120 --act 'my_hard_sig' --todo 'train' --T1 250 --T2 25 --mbs 128 --alg 'EP' --betas 0.0 1.0 --thirdphase --loss 'cel' --softmax --save --device 0";
-  const MNIST_CNN = "python main.py --model 'CNN' --task 'MNIST' --channels 32 64 --kernels 5 5 --pools 'mm' --strides 1 1 --fc 10 --optim 'adam' --lrs 5e-5 1e-5 8e-6 --epochs 1 --act 'hard_sigmoid' --todo 'train' --betas 0.0 0.4 --T1 200 --T2 10 --mbs 100 --device 0";
+  const MNIST_CNN =
+    "python main.py --model 'CNN' --task 'MNIST' --channels 32 64 --kernels 5 5 --pools 'mm' --strides 1 1 --fc 10 --optim 'adam' --lrs 5e-5 1e-5 8e-6 --epochs 1 --act 'hard_sigmoid' --todo 'train' --betas 0.0 0.4 --T1 200 --T2 10 --mbs 100 --device 0";
   // main.py's activations
   const mySigmoid = (x: number) => 1 / (1 + Math.exp(-4 * (x - 0.5)));
   const hardtanh = (x: number) => Math.min(1, Math.max(-1, x));
@@ -263,7 +287,16 @@ describe('laborieux2021-*: Laborieux et al. 2021', () => {
     const c = preset('laborieux2021-mnist');
     const ernoult = preset('ernoult2019-conv');
     const f = flags(MNIST_CNN);
-    expect(c.model).toMatchObject({ kind: 'conv', inputShape: [28, 28, 1], channels: numbers(f.channels), kernels: [same(f.kernels)], pools: ['max'], poolSizes: [2], dense: numbers(f.fc), cost: 'ce' });
+    expect(c.model).toMatchObject({
+      kind: 'conv',
+      inputShape: [28, 28, 1],
+      channels: numbers(f.channels),
+      kernels: [same(f.kernels)],
+      pools: ['max'],
+      poolSizes: [2],
+      dense: numbers(f.fc),
+      cost: 'ce',
+    });
     expect(f.pools[0]).toBe('mm');
     expectActivation(c.model.activation as string, hardSigmoid); // --act 'hard_sigmoid'
     expect([c.trainer.freeSteps, c.trainer.nudgedSteps, c.trainer.beta]).toEqual([f.T1, f.T2, [f.betas[1]]].map((v) => Number(v[0])));
@@ -283,9 +316,17 @@ describe('every preset is covered here', () => {
   it('lists no preset without a paper test', async () => {
     const { presetNames } = await import('./index.js');
     const covered = [
-      'scellier2017-1h', 'scellier2017-2h', 'scellier2017-3h',
-      'ernoult2019-eb1h', 'ernoult2019-p1h', 'ernoult2019-p2h', 'ernoult2019-p3h', 'ernoult2019-conv',
-      'laborieux2021-mlp', 'laborieux2021-cifar10', 'laborieux2021-mnist',
+      'scellier2017-1h',
+      'scellier2017-2h',
+      'scellier2017-3h',
+      'ernoult2019-eb1h',
+      'ernoult2019-p1h',
+      'ernoult2019-p2h',
+      'ernoult2019-p3h',
+      'ernoult2019-conv',
+      'laborieux2021-mlp',
+      'laborieux2021-cifar10',
+      'laborieux2021-mnist',
     ];
     expect([...presetNames()].sort()).toEqual([...covered].sort());
   });

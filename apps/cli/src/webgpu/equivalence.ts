@@ -3,8 +3,8 @@
 // estimator; one training batch of four presets. Each computation runs as a Reads program driven
 // by runAsync on both backends (WebGPU in Node has no synchronous read) and returns what it read.
 // The checks are run by the test suite (equivalence.test.ts) and by `eqprop gpu-check` on a GPU.
-import { Rng, runAsync, setupBackend, tf, type BackendName, type Batch, type State } from '@eqprop/core';
-import { TermCache, type EnergyNetwork } from '@eqprop/energies';
+import { type BackendName, type Batch, Rng, runAsync, type State, setupBackend, tf } from '@eqprop/core';
+import { type EnergyNetwork, TermCache } from '@eqprop/energies';
 import { EpEstimator, ESTIMATORS, Trainer, type TrainerConfig } from '@eqprop/learning';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { FixedPoint, GradientDescent, type RelaxOptions, type Solver } from '@eqprop/solvers';
@@ -160,7 +160,12 @@ function relaxationChecks(): EquivalenceCheck[] {
   const cases: [string, string, () => Solver, Omit<RelaxOptions, 'nudge'>][] = [
     ['gradient descent (scellier2017-1h)', 'dense hopfield (scellier2017-1h)', () => new GradientDescent(0.5), { maxSteps: 20 }],
     ['fixed point, synchronous', 'dense primitive, CE readout (laborieux2021-mlp)', () => new FixedPoint('synchronous'), { maxSteps: 20 }],
-    ['fixed point, alternating, tolerance', 'dense primitive, CE readout (laborieux2021-mlp)', () => new FixedPoint('alternating'), { maxSteps: 40, tol: 1e-4 }],
+    [
+      'fixed point, alternating, tolerance',
+      'dense primitive, CE readout (laborieux2021-mlp)',
+      () => new FixedPoint('alternating'),
+      { maxSteps: 40, tol: 1e-4 },
+    ],
     [
       'fixed point, damped, nudge outside σ',
       'dense primitive, CE readout (laborieux2021-mlp)',
@@ -187,7 +192,10 @@ function relaxationChecks(): EquivalenceCheck[] {
       const free = await runAsync(solver.relaxReads(bound, zero, opts));
       const nudged = await runAsync(solver.relaxReads(bound, free.state, { ...opts, nudge: { beta: 0.5, y: batch.y } }));
       const out: Readings = { steps: Float32Array.of(free.steps, nudged.steps) };
-      for (const [phase, r] of [['free', free], ['nudged', nudged]] as const) {
+      for (const [phase, r] of [
+        ['free', free],
+        ['nudged', nudged],
+      ] as const) {
         for (const [l, t] of r.state.entries()) out[`${phase} layer ${l + 1}`] = await take(t);
       }
       tf.dispose([...zero, batch.x, batch.y]);

@@ -23,5 +23,4 @@ describe.skipIf(!probe.ok)(SUITE, () => {
     expect(onWasm.reduce((a, b) => a + b, 0)).toBe(2 * 4 * 4 * 4); // one 1 per 2×2 window
     expect(Array.from(onWebgpu)).toEqual(Array.from(onWasm));
   });
-
 });

@@ -39,7 +39,10 @@ describe.skipIf(!probe.ok)(SUITE, () => {
     const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8'));
     expect(summary.backend).toBe('webgpu');
     expect(summary.adapter).toMatchObject({ vendor: 'google', architecture: 'swiftshader', software: true });
-    const epochs = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const epochs = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(epochs).toHaveLength(3);
     expect(epochs[2].trainLoss).toBeLessThan(epochs[0].trainLoss);
     expect(epochs[2].testError).toBeLessThan(0.9);
@@ -69,13 +72,17 @@ describe.skipIf(systemLoader)(NO_VULKAN, () => {
   it('--backend webgpu without a Vulkan loader is one line naming it', () => {
     const r = cli(['train', ...SMALL, '--backend', 'webgpu'], withoutVulkan());
     expect(r.code).not.toBe(0);
-    expect(r.stderr.trim()).toMatch(/^eqprop: error: backend "webgpu": no WebGPU adapter: no Vulkan loader \(libvulkan\.so\.1 is not on the library path: install libvulkan1 or set LD_LIBRARY_PATH\)$/);
+    expect(r.stderr.trim()).toMatch(
+      /^eqprop: error: backend "webgpu": no WebGPU adapter: no Vulkan loader \(libvulkan\.so\.1 is not on the library path: install libvulkan1 or set LD_LIBRARY_PATH\)$/,
+    );
   });
 
   it.skipIf(!probe.ok)('--backend webgpu with a loader but no driver names the driver setting', () => {
     const r = cli(['train', ...SMALL, '--backend', 'webgpu'], { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json' });
     expect(r.code).not.toBe(0);
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('eqprop: error:'));
-    expect(errors).toEqual(['eqprop: error: backend "webgpu": no WebGPU adapter: the Vulkan loader found no usable driver in VK_ICD_FILENAMES=/nonexistent/icd.json']);
+    expect(errors).toEqual([
+      'eqprop: error: backend "webgpu": no WebGPU adapter: the Vulkan loader found no usable driver in VK_ICD_FILENAMES=/nonexistent/icd.json',
+    ]);
   });
 });

@@ -85,13 +85,37 @@ export function f64TrueGradient(net: F64Net, form: F64Form, xs: number[][], ys: 
   };
   const out: Record<string, number[]> = {};
   net.W.forEach((w, k) => {
-    out[`W${k}_${k + 1}`] = w.flatMap((row, i) => row.map((_, j) => probe(() => net.W[k][i][j], (v) => (net.W[k][i][j] = v))));
-    out[`b${k + 1}`] = net.b[k].map((_, j) => probe(() => net.b[k][j], (v) => (net.b[k][j] = v)));
+    out[`W${k}_${k + 1}`] = w.flatMap((row, i) =>
+      row.map((_, j) =>
+        probe(
+          () => net.W[k][i][j],
+          (v) => (net.W[k][i][j] = v),
+        ),
+      ),
+    );
+    out[`b${k + 1}`] = net.b[k].map((_, j) =>
+      probe(
+        () => net.b[k][j],
+        (v) => (net.b[k][j] = v),
+      ),
+    );
   });
   const r = net.readout;
   if (r) {
-    out.Wout = r.W.flatMap((row, i) => row.map((_, c) => probe(() => r.W[i][c], (v) => (r.W[i][c] = v))));
-    out.bout = r.b.map((_, c) => probe(() => r.b[c], (v) => (r.b[c] = v)));
+    out.Wout = r.W.flatMap((row, i) =>
+      row.map((_, c) =>
+        probe(
+          () => r.W[i][c],
+          (v) => (r.W[i][c] = v),
+        ),
+      ),
+    );
+    out.bout = r.b.map((_, c) =>
+      probe(
+        () => r.b[c],
+        (v) => (r.b[c] = v),
+      ),
+    );
   }
   return out;
 }

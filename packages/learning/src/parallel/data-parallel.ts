@@ -1,10 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import { tf, EqpropError, ConfigError, type Batch, type Grads } from '@eqprop/core';
+import { type Batch, ConfigError, EqpropError, type Grads, tf } from '@eqprop/core';
 import type { ModelConfig } from '@eqprop/models';
-import { Trainer, EvalTotal, disposeGrads, type BatchResult, type EvalResult } from '../trainer.js';
 import type { ParticleStore } from '../particles.js';
-import type { EvaluatedMessage, FromWorker, MemoryMessage, ShardData, ShardResultMessage, ToWorker } from './protocol.js';
+import { type BatchResult, disposeGrads, type EvalResult, EvalTotal, type GradsOfBatch, type Trainer } from '../trainer.js';
 import { paramsChecksum } from './checksum.js';
+import type { EvaluatedMessage, FromWorker, MemoryMessage, ShardData, ShardResultMessage, ToWorker } from './protocol.js';
 
 export interface DataParallelOptions {
   /** Replicas in all, the leader included (default: as many as cores). */
@@ -54,7 +54,16 @@ export class DataParallelTrainer {
     const replicas = Array.from({ length: opts.workers - 1 }, () => new Replica(new Worker(new URL('./worker.js', import.meta.url), { execArgv: [] })));
     await Promise.all(
       replicas.map((r) =>
-        r.request({ type: 'init', backend: opts.backend, model, trainer: trainer.config, seed, params, optimizer: trainer.optimizer.getState(), setupModules: opts.setupModules ?? [] }),
+        r.request({
+          type: 'init',
+          backend: opts.backend,
+          model,
+          trainer: trainer.config,
+          seed,
+          params,
+          optimizer: trainer.optimizer.getState(),
+          setupModules: opts.setupModules ?? [],
+        }),
       ),
     );
     return new DataParallelTrainer(trainer, replicas);
@@ -83,7 +92,7 @@ export class DataParallelTrainer {
     const n0 = bounds[1];
     const ownIdx = own.indices;
     const init = trainer.particles?.gather(ownIdx);
-    let mine;
+    let mine: GradsOfBatch;
     try {
       mine = trainer.computeGrads(own, beta, init);
     } finally {
@@ -109,7 +118,10 @@ export class DataParallelTrainer {
     disposeGrads(mine.grads);
     this.pendingApply = this.replicas.map((r) => {
       const copy = Object.fromEntries(Object.entries(host).map(([k, v]) => [k, v.slice()]));
-      return r.request({ type: 'apply', grads: copy, lrScale }, Object.values(copy).map((a) => a.buffer as ArrayBuffer));
+      return r.request(
+        { type: 'apply', grads: copy, lrScale },
+        Object.values(copy).map((a) => a.buffer as ArrayBuffer),
+      );
     });
     this.pendingApply.forEach((p) => p.catch(() => {})); // awaited (and rethrown) by the next batch or close()
     trainer.optimizer.step(mean, lrScale);

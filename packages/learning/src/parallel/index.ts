@@ -1,3 +1,3 @@
-export { DataParallelTrainer } from './data-parallel.js';
-export type { DataParallelOptions } from './data-parallel.js';
 export { paramsChecksum } from './checksum.js';
+export type { DataParallelOptions } from './data-parallel.js';
+export { DataParallelTrainer } from './data-parallel.js';

@@ -1,6 +1,6 @@
-import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
 
 // Worker threads run the built files, so this test drives the built package in a child process
 // (one tfjs instance, exactly as users get it).

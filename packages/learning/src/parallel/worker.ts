@@ -1,10 +1,10 @@
 import { parentPort } from 'node:worker_threads';
-import { tf, setupBackend, Rng, type Batch, type Grads } from '@eqprop/core';
+import { type Batch, type Grads, Rng, setupBackend, tf } from '@eqprop/core';
 import { buildModel } from '@eqprop/models';
-import { Trainer, disposeGrads } from '../trainer.js';
 import { ParticleStore } from '../particles.js';
-import type { ToWorker, FromWorker, ShardData } from './protocol.js';
+import { disposeGrads, Trainer } from '../trainer.js';
 import { paramsChecksum } from './checksum.js';
+import type { FromWorker, ShardData, ToWorker } from './protocol.js';
 
 /** A replica: its own backend, model and optimizer; computes its share of each batch. */
 let trainer: Trainer | undefined;
@@ -47,7 +47,18 @@ port.on('message', async (msg: ToWorker) => {
       disposeGrads(grads);
       [x, y, ...(init ?? [])].forEach((v) => v.dispose());
       const buffers = [...Object.values(means), ...(msg.init ? (freeState ?? []) : [])].map((a) => a.buffer as ArrayBuffer);
-      send({ type: 'result', grads: means, loss: result.loss * n, errors: result.errors, freeSteps: result.freeSteps, freeStepsPerExample: result.freeStepsPerExample, freeState: msg.init ? freeState : undefined }, buffers);
+      send(
+        {
+          type: 'result',
+          grads: means,
+          loss: result.loss * n,
+          errors: result.errors,
+          freeSteps: result.freeSteps,
+          freeStepsPerExample: result.freeStepsPerExample,
+          freeState: msg.init ? freeState : undefined,
+        },
+        buffers,
+      );
     } else if (msg.type === 'evaluate') {
       const batch = shardBatch(msg);
       try {
@@ -59,7 +70,10 @@ port.on('message', async (msg: ToWorker) => {
           store.scatterArrays(batch.indices, msg.init);
         }
         const r = trainer!.evaluateBatch(batch, store);
-        send({ type: 'evaluated', errors: r.errors, loss: r.loss, size: r.size, freeState: store?.layers }, store?.layers.map((a) => a.buffer as ArrayBuffer));
+        send(
+          { type: 'evaluated', errors: r.errors, loss: r.loss, size: r.size, freeState: store?.layers },
+          store?.layers.map((a) => a.buffer as ArrayBuffer),
+        );
       } finally {
         batch.x.dispose();
         batch.y.dispose();

@@ -117,12 +117,42 @@ export function refTrueGradient(
     set(v0);
     return (up - down) / (2 * h);
   };
-  net.W.forEach((w, k) => w.forEach((row, i) => row.forEach((_, j) => (gW[k][i][j] = probe(() => net.W[k][i][j], (v) => (net.W[k][i][j] = v))))));
-  net.b.forEach((v, k) => v.forEach((_, j) => (gb[k][j] = probe(() => net.b[k][j], (u) => (net.b[k][j] = u)))));
+  net.W.forEach((w, k) =>
+    w.forEach((row, i) =>
+      row.forEach(
+        (_, j) =>
+          (gW[k][i][j] = probe(
+            () => net.W[k][i][j],
+            (v) => (net.W[k][i][j] = v),
+          )),
+      ),
+    ),
+  );
+  net.b.forEach((v, k) =>
+    v.forEach(
+      (_, j) =>
+        (gb[k][j] = probe(
+          () => net.b[k][j],
+          (u) => (net.b[k][j] = u),
+        )),
+    ),
+  );
   const r = net.readout;
   if (!r) return { W: gW, b: gb };
-  const Wout = r.W.map((row, i) => row.map((_, c) => probe(() => r.W[i][c], (v) => (r.W[i][c] = v))));
-  const bout = r.b.map((_, c) => probe(() => r.b[c], (v) => (r.b[c] = v)));
+  const Wout = r.W.map((row, i) =>
+    row.map((_, c) =>
+      probe(
+        () => r.W[i][c],
+        (v) => (r.W[i][c] = v),
+      ),
+    ),
+  );
+  const bout = r.b.map((_, c) =>
+    probe(
+      () => r.b[c],
+      (v) => (r.b[c] = v),
+    ),
+  );
   return { W: gW, b: gb, Wout, bout };
 }
 
