@@ -7,6 +7,7 @@ import { FixedPoint } from '@eqprop/solvers';
 import type { RunConfig } from './config.js';
 import { loadData } from './data.js';
 import { trainCurve } from './learning-curve.js';
+import { requireSyncReads } from './sync-reads.js';
 
 /** One point of the β sweep: every estimator at one β, on the sweep's fixed batches. */
 export interface BetaTask {
@@ -42,6 +43,7 @@ export class TaskContext {
   async run(task: Task, log: (line: string) => void): Promise<TaskResult> {
     if (this.backend !== task.config.backend) {
       await setupBackend(task.config.backend);
+      requireSyncReads('a sweep point or a comparison');
       this.backend = task.config.backend;
     }
     const key = JSON.stringify(task.config.data);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { type Batch, ConfigError, fetchToHost, hasSyncReads, Rng, setupBackend, tf } from '@eqprop/core';
+import { type Batch, ConfigError, fetchToHost, Rng, setupBackend, tf } from '@eqprop/core';
 import { batches, type Dataset, numBatches } from '@eqprop/datasets';
 import type { EnergyNetwork } from '@eqprop/energies';
 import { type BatchResult, type EvalResult, type ParticleStore, Trainer } from '@eqprop/learning';
@@ -12,6 +12,7 @@ import type { RunConfig } from './config.js';
 import { loadData } from './data.js';
 import { formatTime, ProgressBar } from './progress.js';
 import { atomicWrite, type RunDir } from './run-dir.js';
+import { requireSyncReads } from './sync-reads.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -46,9 +47,7 @@ export interface Session {
 /** Backend, data, model and trainer for a config; the config is checked against the data before anything is built. */
 export async function createSession(config: RunConfig): Promise<Session> {
   await setupBackend(config.backend);
-  if (!hasSyncReads() && config.algorithm === 'bptt') {
-    throw new ConfigError(`--algorithm bptt reads the backend synchronously, which ${tf.getBackend()} cannot here (WebGPU in Node): train it on wasm`);
-  }
+  if (config.algorithm === 'bptt') requireSyncReads('--algorithm bptt');
   const { train, test, valid } = await loadData(config.data);
   checkAgainstData(config, train);
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));

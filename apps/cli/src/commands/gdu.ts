@@ -10,6 +10,7 @@ import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
 import { loadData } from '../data.js';
 import { getPreset } from '../presets/index.js';
 import { atomicWrite, RunDir } from '../run-dir.js';
+import { requireSyncReads } from '../sync-reads.js';
 
 export const GDU_HELP = `eqprop gdu [--preset NAME | --run DIR] [flags]
   The GDU check of Ernoult et al. 2019 on one training batch: EP's updates during the K nudged
@@ -72,6 +73,7 @@ export async function gduCommand(argv: string[]): Promise<void> {
     throw new ConfigError(`--layers expects a comma-separated list of layer numbers or names, got "${flags.layers}"`);
 
   await setupBackend(config.backend);
+  requireSyncReads('eqprop gdu');
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));
   if (runDir) loadParams(net.params, runDir.readJson<{ params: SavedParams }>('checkpoint.json').params);
   selectTraces(gduGroups(net), layers); // so does an unknown layer

@@ -50,6 +50,32 @@ describe.skipIf(!probe.ok)(SUITE, () => {
     expect(JSON.parse(readFileSync(join(run, 'checkpoint.json'), 'utf8')).epoch).toBe(3);
   });
 
+  it('refuses in one line what reads synchronously or runs replicas: BPTT, GDU, data-parallel workers', () => {
+    const out = mkdtempSync(join(tmpdir(), 'eqprop-refused-'));
+    const cases: [string[], RegExp][] = [
+      [
+        ['train', ...SMALL, '--out', out, '--backend', 'webgpu', '--algorithm', 'bptt'],
+        /^eqprop: error: --algorithm bptt reads the backend synchronously, which webgpu cannot: run it with --backend wasm/,
+      ],
+      [['gdu', '--preset', 'ernoult2019-p1h', '--backend', 'webgpu'], /^eqprop: error: eqprop gdu reads the backend synchronously, which webgpu cannot/],
+      [
+        ['train', ...SMALL, '--out', out, '--backend', 'webgpu', '--workers', '2'],
+        /^eqprop: error: --workers 2: data-parallel replicas run on wasm; on webgpu the batch stays on the device \(--workers 1\)$/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = cli(args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(
+        r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => l.startsWith('eqprop: error:')),
+      ).toHaveLength(1);
+      expect(r.stderr.trim()).toMatch(message);
+    }
+  });
+
   it('--backend auto leaves a software adapter alone and says so', () => {
     const r = cli(['train', ...SMALL, '--backend', 'auto', '--max-batches', '1', '--out', mkdtempSync(join(tmpdir(), 'eqprop-auto-'))]);
     expect(r.code).toBe(0);
