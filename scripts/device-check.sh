@@ -68,9 +68,12 @@ run() {
   [ -x "$node" ] || { unxz "$dev/node.xz" "$node" && chmod +x "$node"; }
   [ -f "$dawn" ] || unxz "$dev/dawn.node.xz" "$dawn"
   # Vulkan: the loader (unpacked from the carried package when the image lacks it) and the driver
-  if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
-    for f in "$dev"/gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
-    ldconfig 2>/dev/null || true
+  # only on a GPU machine (it writes into /usr/lib): elsewhere there is no driver for it to load
+  if [ -d /usr/local/nvidia ] || command -v nvidia-smi >/dev/null; then
+    if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
+      for f in "$dev"/gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
+      ldconfig 2>/dev/null || true
+    fi
   fi
   if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ]; then
     for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
