@@ -12,7 +12,6 @@ import type { RunConfig } from './config.js';
 import { loadData } from './data.js';
 import { formatTime, ProgressBar } from './progress.js';
 import { atomicWrite, type RunDir } from './run-dir.js';
-import { requireSyncReads } from './sync-reads.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -47,7 +46,6 @@ export interface Session {
 /** Backend, data, model and trainer for a config; the config is checked against the data before anything is built. */
 export async function createSession(config: RunConfig): Promise<Session> {
   await setupBackend(config.backend);
-  if (config.algorithm === 'bptt') requireSyncReads('--algorithm bptt');
   const { train, test, valid } = await loadData(config.data);
   checkAgainstData(config, train);
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));

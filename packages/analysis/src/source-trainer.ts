@@ -6,7 +6,8 @@ import type { Solver } from '@eqprop/solvers';
 /** Anything that turns a batch into training gradients at a free state (BPTT, RBP, CHL estimators). */
 export interface GradientSource {
   readonly name: string;
-  estimate(req: { bound: BoundNetwork; y: tf.Tensor; init: State }): { grads: Grads; state: State };
+  /** The gradients and the free state, as a Reads program (asynchronous reads on WebGPU). */
+  estimateReads(req: { bound: BoundNetwork; y: tf.Tensor; init: State }): Reads<{ grads: Grads; state: State }>;
 }
 
 /**
@@ -27,7 +28,7 @@ export class SourceTrainer extends Trainer {
     const bound = this.net.bind(batch.x);
     const start = init ?? (this.particles ? this.particles.gather(batch.indices) : this.net.zeroState(batch.labels.length));
     try {
-      const est = this.source.estimate({ bound, y: batch.y, init: start });
+      const est = yield* this.source.estimateReads({ bound, y: batch.y, init: start });
       try {
         // the EP trainer's one-read summary, with its NaN/Inf checks on parameters, states and gradients
         const relaxation = { steps: this.config.freeSteps, meanSteps: this.config.freeSteps, residual: Number.NaN };

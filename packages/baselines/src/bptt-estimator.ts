@@ -1,7 +1,7 @@
-import type { Grads, State, tf } from '@eqprop/core';
+import { type Grads, type Reads, runSync, type State, type tf } from '@eqprop/core';
 import type { BoundNetwork } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
-import { bptt, checkBpttSteps } from './bptt.js';
+import { bpttReads, checkBpttSteps } from './bptt.js';
 import { dynamicsOf } from './dynamics.js';
 
 export interface BpttEstimate {
@@ -28,7 +28,11 @@ export class BpttEstimator {
   }
 
   estimate(req: { bound: BoundNetwork; y: tf.Tensor; init: State }): BpttEstimate {
-    const r = bptt(req.bound, req.y, req.init, { solver: this.solver, freeSteps: this.freeSteps, truncation: this.truncation });
+    return runSync(this.estimateReads(req));
+  }
+
+  *estimateReads(req: { bound: BoundNetwork; y: tf.Tensor; init: State }): Reads<BpttEstimate> {
+    const r = yield* bpttReads(req.bound, req.y, req.init, { solver: this.solver, freeSteps: this.freeSteps, truncation: this.truncation });
     return { grads: r.grads, state: r.state };
   }
 }

@@ -1,4 +1,4 @@
-import { addGrads, ConfigError, type Grads, type State, tf } from '@eqprop/core';
+import { addGrads, ConfigError, type Grads, type Reads, runSync, type State, tf } from '@eqprop/core';
 import type { BoundNetwork } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
 import { dynamicsOf, type Transition } from './dynamics.js';
@@ -50,13 +50,22 @@ export function checkBpttSteps(freeSteps: number, truncation: number): void {
  * every tensor of the result.
  */
 export function bptt(bound: BoundNetwork, y: tf.Tensor, init: State, opts: BpttOptions): BpttResult {
+  return runSync(bpttReads(bound, y, init, opts));
+}
+
+/** `bptt` as a Reads program (its one read: the head's relaxation); checks its options when called. */
+export function bpttReads(bound: BoundNetwork, y: tf.Tensor, init: State, opts: BpttOptions): Reads<BpttResult> {
   checkBpttSteps(opts.freeSteps, opts.truncation);
+  return bpttProgram(bound, y, init, opts);
+}
+
+function* bpttProgram(bound: BoundNetwork, y: tf.Tensor, init: State, opts: BpttOptions): Reads<BpttResult> {
   const dynamics = dynamicsOf(opts.solver);
   const net = bound.net;
   const K = opts.truncation;
 
   // forward: the head by the solver, the last K steps kept for the backward pass
-  let s: State = opts.freeSteps > K ? opts.solver.relax(bound, init, { maxSteps: opts.freeSteps - K }).state : init.map((t) => t.clone());
+  let s: State = opts.freeSteps > K ? (yield* opts.solver.relaxReads(bound, init, { maxSteps: opts.freeSteps - K })).state : init.map((t) => t.clone());
   const head = s;
   const path: Transition[] = [];
   for (let i = 0; i < K; i++) {

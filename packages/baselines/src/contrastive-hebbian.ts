@@ -1,4 +1,4 @@
-import { ConfigError, type Grads, type State, type tf } from '@eqprop/core';
+import { ConfigError, type Grads, type Reads, runSync, type State, type tf } from '@eqprop/core';
 import { type BoundNetwork, MseCost } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
 import { dynamicsOf } from './dynamics.js';
@@ -61,8 +61,13 @@ export function relaxClamped(bound: BoundNetwork, init: State, y: tf.Tensor, sol
  * gradient step θ ← θ − lr·g is that update. EP with β → ∞ and without the 1/β.
  */
 export function contrastiveHebbian(bound: BoundNetwork, y: tf.Tensor, init: State, opts: ChlOptions): ChlResult {
+  return runSync(contrastiveHebbianReads(bound, y, init, opts));
+}
+
+/** `contrastiveHebbian` as a Reads program (its reads: the free phase's). */
+export function* contrastiveHebbianReads(bound: BoundNetwork, y: tf.Tensor, init: State, opts: ChlOptions): Reads<ChlResult> {
   checkClampable(bound, y);
-  const free = opts.solver.relax(bound, init, { maxSteps: opts.freeSteps, tol: opts.tol }).state;
+  const free = (yield* opts.solver.relaxReads(bound, init, { maxSteps: opts.freeSteps, tol: opts.tol })).state;
   const clamped = relaxClamped(bound, free, y, opts.solver, opts.clampedSteps);
   const grads = bound.paramGradsDiff(clamped, free, 1);
   return { grads, free, clamped };
@@ -82,7 +87,11 @@ export class ChlEstimator {
   }
 
   estimate(req: { bound: BoundNetwork; y: tf.Tensor; init: State }): { grads: Grads; state: State } {
-    const r = contrastiveHebbian(req.bound, req.y, req.init, this.opts);
+    return runSync(this.estimateReads(req));
+  }
+
+  *estimateReads(req: { bound: BoundNetwork; y: tf.Tensor; init: State }): Reads<{ grads: Grads; state: State }> {
+    const r = yield* contrastiveHebbianReads(req.bound, req.y, req.init, this.opts);
     r.clamped.forEach((t) => t.dispose());
     return { grads: r.grads, state: r.free };
   }

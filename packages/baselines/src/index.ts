@@ -1,14 +1,14 @@
 export { BackpropTwin } from './backprop-twin.js';
 export type { BpttOptions, BpttResult, BpttStep } from './bptt.js';
-export { bptt, checkBpttSteps, outputGrad } from './bptt.js';
+export { bptt, bpttReads, checkBpttSteps, outputGrad } from './bptt.js';
 export type { BpttEstimate } from './bptt-estimator.js';
 export { BpttEstimator } from './bptt-estimator.js';
 export type { ChlOptions, ChlResult } from './contrastive-hebbian.js';
-export { ChlEstimator, checkClampable, contrastiveHebbian, relaxClamped } from './contrastive-hebbian.js';
+export { ChlEstimator, checkClampable, contrastiveHebbian, contrastiveHebbianReads, relaxClamped } from './contrastive-hebbian.js';
 export type { Dynamics, StepBackward, Transition } from './dynamics.js';
 export { disposeTransition, dynamicsOf } from './dynamics.js';
 export { couplingField, fieldParamVjp, isStaticTerm } from './field-vjp.js';
 export { fixedPointDynamics } from './fixed-point-dynamics.js';
 export { gradientDescentDynamics } from './gradient-descent-dynamics.js';
 export type { RbpOptions, RbpResult } from './recurrent-backprop.js';
-export { RbpEstimator, recurrentBackprop, trueGradient } from './recurrent-backprop.js';
+export { RbpEstimator, recurrentBackprop, recurrentBackpropReads, trueGradient } from './recurrent-backprop.js';

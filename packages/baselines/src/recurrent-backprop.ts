@@ -1,4 +1,4 @@
-import { addGrads, ConfigError, type Grads, NumericalError, type State, tf } from '@eqprop/core';
+import { addGrads, ConfigError, type Grads, NumericalError, type Reads, readOnce, runSync, type State, tf } from '@eqprop/core';
 import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
 import { outputGrad } from './bptt.js';
@@ -52,20 +52,25 @@ export interface RbpResult {
  * a contraction at s* (spectral radius of J < 1), as for every solver that converges there.
  */
 export function recurrentBackprop(bound: BoundNetwork, y: tf.Tensor, init: State, opts: RbpOptions): RbpResult {
+  return runSync(recurrentBackpropReads(bound, y, init, opts));
+}
+
+/** `recurrentBackprop` as a Reads program (the free phase's reads, and the adjoint's every 5 steps). */
+export function* recurrentBackpropReads(bound: BoundNetwork, y: tf.Tensor, init: State, opts: RbpOptions): Reads<RbpResult> {
   const maxAdjoint = opts.adjointSteps ?? 1000;
   const adjointTol = opts.adjointTol ?? 1e-6;
   if (!Number.isInteger(maxAdjoint) || maxAdjoint < 1) throw new ConfigError(`adjoint steps must be a positive integer, got ${maxAdjoint}`);
   if (!(adjointTol >= 0)) throw new ConfigError(`adjoint tolerance must be ≥ 0, got ${adjointTol}`);
   const dynamics = dynamicsOf(opts.solver);
   const net = bound.net;
-  const free = opts.solver.relax(bound, init, { maxSteps: opts.freeSteps, tol: opts.tol });
+  const free = yield* opts.solver.relaxReads(bound, init, { maxSteps: opts.freeSteps, tol: opts.tol });
   const state = free.state;
   const tr = dynamics.forward(bound, state); // the linearisation of one step at s*
   const g = outputGrad(bound, state, y);
   let lambda = g.map((t) => t.clone());
   let steps = 0;
   let residual = Number.POSITIVE_INFINITY;
-  const scale = maxAbs(g);
+  const scale = yield* maxAbs(g);
   try {
     while (steps < maxAdjoint) {
       const back = dynamics.backward(bound, tr, lambda, true);
@@ -73,9 +78,9 @@ export function recurrentBackprop(bound: BoundNetwork, y: tf.Tensor, init: State
       [...back.pre, ...back.prev!, ...back.acts, ...back.dir].forEach((t) => t.dispose());
       steps++;
       if (steps % 5 === 0 || steps === maxAdjoint) {
-        residual = relativeChange(lambda, next);
+        residual = yield* relativeChange(lambda, next);
         // λ = Σ_k (Jᵀ)^k ∂C/∂s grows without bound when s is not a stable fixed point
-        const size = maxAbs(next);
+        const size = yield* maxAbs(next);
         if (!Number.isFinite(size) || size > 1e4 * Math.max(scale, 1e-12)) {
           next.forEach((t) => t.dispose());
           throw notConverging(steps, residual, free);
@@ -137,7 +142,11 @@ export class RbpEstimator {
   }
 
   estimate(req: { bound: BoundNetwork; y: tf.Tensor; init: State }): { grads: Grads; state: State } {
-    const r = recurrentBackprop(req.bound, req.y, req.init, this.opts);
+    return runSync(this.estimateReads(req));
+  }
+
+  *estimateReads(req: { bound: BoundNetwork; y: tf.Tensor; init: State }): Reads<{ grads: Grads; state: State }> {
+    const r = yield* recurrentBackpropReads(req.bound, req.y, req.init, this.opts);
     return { grads: r.grads, state: r.state };
   }
 }
@@ -148,14 +157,15 @@ function notConverging(steps: number, residual: number, free: { steps: number; r
   );
 }
 
-function maxAbs(s: State): number {
-  return tf.tidy(() => tf.max(tf.stack(s.map((t) => tf.max(tf.abs(t))))).dataSync()[0]);
+function* maxAbs(s: State): Reads<number> {
+  return (yield* readOnce(tf.tidy(() => tf.max(tf.stack(s.map((t) => tf.max(tf.abs(t))))))))[0];
 }
 
-function relativeChange(a: State, b: State): number {
-  return tf.tidy(() => {
+function* relativeChange(a: State, b: State): Reads<number> {
+  const change = tf.tidy(() => {
     const diff = tf.max(tf.stack(a.map((t, i) => tf.max(tf.abs(tf.sub(b[i], t))))));
     const size = tf.max(tf.stack(b.map((t) => tf.max(tf.abs(t)))));
-    return tf.div(diff, tf.maximum(size, 1e-30)).dataSync()[0];
+    return tf.div(diff, tf.maximum(size, 1e-30));
   });
+  return (yield* readOnce(change))[0];
 }

@@ -1,8 +1,10 @@
 // WebGPU against wasm, in one process, on the same weights and inputs: every term's energy, field
 // and parameter gradient; free and nudged relaxations of each solver with its options; every
-// estimator; one training batch of four presets. Each computation runs as a Reads program driven
+// estimator; the baselines through the same dynamics (BPTT, RBP, CHL); one training batch of four
+// presets. Each computation runs as a Reads program driven
 // by runAsync on both backends (WebGPU in Node has no synchronous read) and returns what it read.
 // The checks are run by the test suite (equivalence.test.ts) and by `eqprop gpu-check` on a GPU.
+import { BpttEstimator, ChlEstimator, RbpEstimator } from '@eqprop/baselines';
 import { type BackendName, type Batch, Rng, runAsync, type State, setupBackend, tf } from '@eqprop/core';
 import { type EnergyNetwork, TermCache } from '@eqprop/energies';
 import { EpEstimator, ESTIMATORS, Trainer, type TrainerConfig } from '@eqprop/learning';
@@ -259,7 +261,35 @@ function trainingBatchChecks(): EquivalenceCheck[] {
   }));
 }
 
+/** The baselines that train through the same dynamics: their gradients and free states. */
+function baselineChecks(): EquivalenceCheck[] {
+  const sources: [string, (solver: Solver) => BpttEstimator | RbpEstimator | ChlEstimator][] = [
+    ['BPTT (T 30, K 10)', (solver) => new BpttEstimator(solver, 30, 10)],
+    ['recurrent backprop', (solver) => new RbpEstimator({ solver, freeSteps: 60, tol: 1e-5 })],
+    ['contrastive Hebbian learning', (solver) => new ChlEstimator({ solver, freeSteps: 30, clampedSteps: 10 })],
+  ];
+  return sources.map(([label, make]) => ({
+    name: `the ${label} gradient of laborieux2021-mlp's dynamics`,
+    tol: TOL,
+    compute: async () => {
+      const spec = MODELS['dense primitive, CE readout (laborieux2021-mlp)'];
+      const { net } = presetNet(spec.preset, spec.shrink);
+      const batch = randomBatch(spec.input, 4, 51);
+      const bound = net.bind(batch.x);
+      const init = net.zeroState(4);
+      const { grads, state } = await runAsync(make(new FixedPoint('synchronous')).estimateReads({ bound, y: batch.y, init }));
+      const out: Readings = {};
+      for (const [p, g] of Object.entries(grads)) out[`∂L/∂${p}`] = await take(g);
+      for (const [l, t] of state.entries()) out[`free layer ${l + 1}`] = await take(t);
+      tf.dispose([...init, batch.x, batch.y]);
+      bound.dispose();
+      disposeNet(net);
+      return out;
+    },
+  }));
+}
+
 /** Every check, in the order the suite runs them. */
 export function equivalenceChecks(): EquivalenceCheck[] {
-  return [...termChecks(), ...relaxationChecks(), ...estimatorChecks(), ...trainingBatchChecks()];
+  return [...termChecks(), ...relaxationChecks(), ...estimatorChecks(), ...baselineChecks(), ...trainingBatchChecks()];
 }
