@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
-const names = ['core', 'energies', 'solvers', 'models', 'learning', 'baselines', 'datasets', 'analysis'];
+const names = ['core', 'energies', 'solvers', 'models', 'learning', 'baselines', 'datasets', 'analysis', 'experiments'];
 
 export const sharedConfig = defineConfig({
   resolve: {

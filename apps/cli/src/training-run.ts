@@ -138,6 +138,8 @@ export interface TrainOptions {
   resume: boolean;
   quiet?: boolean;
   log?: (line: string) => void;
+  /** Awaited after each epoch's metrics are written (say, to record them in a runs database). */
+  onEpoch?: (m: EpochMetrics) => Promise<void>;
 }
 
 /** Trains for the configured epochs, writing metrics and atomic checkpoints to the run folder. */
@@ -168,13 +170,27 @@ export async function trainRun(session: Session, opts: TrainOptions): Promise<Ep
   const step = (batch: Batch, lrScale: number) => (parallel ? parallel.trainBatch(batch, lrScale) : trainer.trainBatchAsync(batch, lrScale));
   try {
     const evaluateTest = () => evaluateHeldOut(session, parallel);
-    return await epochs({ session, runDir, log, quiet: opts.quiet, perEpoch, start, partial, history, step, evaluateTest, saveCheckpoint });
+    return await epochs({
+      session,
+      runDir,
+      log,
+      quiet: opts.quiet,
+      perEpoch,
+      start,
+      partial,
+      history,
+      step,
+      evaluateTest,
+      saveCheckpoint,
+      onEpoch: opts.onEpoch,
+    });
   } finally {
     await parallel?.close();
   }
 }
 
 interface EpochLoop {
+  onEpoch?: (m: EpochMetrics) => Promise<void>;
   session: Session;
   runDir: RunDir;
   log: (line: string) => void;
@@ -189,7 +205,7 @@ interface EpochLoop {
 }
 
 async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
-  const { session, runDir, log, perEpoch, start, history, step, evaluateTest, saveCheckpoint } = loop;
+  const { session, runDir, log, perEpoch, start, history, step, evaluateTest, saveCheckpoint, onEpoch } = loop;
   // NaN or Inf: say where, and that the checkpoint on disk (written before it) is the last good one
   const numerical = (e: unknown, epoch: number, b: number) => {
     if (e instanceof Error && e.name === 'NumericalError') {
@@ -271,6 +287,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
     }
     history.push(m);
     runDir.appendMetrics({ ...m, tensors: tf.memory().numTensors, time: new Date().toISOString() });
+    await onEpoch?.(m);
     log(
       `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}${m.validError === undefined ? '' : `  valid error ${pct(m.validError)}`}  test error ${pct(m.testError)}${m.testErrorFromZero === undefined ? '' : ` (${pct(m.testErrorFromZero).trim()} from zero)`}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)  free steps ${m.meanFreeSteps.toFixed(1)}${config.trainer.tolPerExample ? ` (${m.freeStepsPerExample.toFixed(1)} per example)` : ''}`,
     );

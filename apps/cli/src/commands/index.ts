@@ -1,9 +1,11 @@
 import { BENCH_HELP, benchCommand } from './bench.js';
 import { COMPARE_HELP, compareCommand } from './compare.js';
+import { DB_HELP, dbCommand } from './db.js';
 import { EVAL_HELP, evalCommand } from './eval.js';
 import { GDU_HELP, gduCommand } from './gdu.js';
 import { GPU_CHECK_HELP, gpuCheckCommand } from './gpu-check.js';
 import { presetsCommand } from './presets.js';
+import { RUNS_HELP, runsCommand } from './runs.js';
 import { SWEEP_HELP, sweepCommand } from './sweep.js';
 import { TRAIN_HELP, trainCommand } from './train.js';
 
@@ -22,5 +24,7 @@ export const commands: Record<string, Command> = {
   gdu: { summary: 'EP updates vs BPTT gradients, step by step (Ernoult et al. 2019)', help: GDU_HELP, run: gduCommand },
   compare: { summary: 'train EP and baselines (bp, bptt, rbp, chl) from the same weights', help: COMPARE_HELP, run: compareCommand },
   sweep: { summary: 'β sweep of the gradient estimate; batch-size and lr sweeps', help: SWEEP_HELP, run: sweepCommand },
+  db: { summary: 'the embedded PostgreSQL server of the runs database: start, stop, url', help: DB_HELP, run: dbCommand },
+  runs: { summary: 'runs recorded in a runs database: list, show, compare', help: RUNS_HELP, run: runsCommand },
   'gpu-check': { summary: 'WebGPU against wasm on every term, solver, estimator and preset batch', help: GPU_CHECK_HELP, run: gpuCheckCommand },
 };

@@ -5,7 +5,8 @@ import { listFlag, numberFlag, parseFlags } from '../args.js';
 import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
 import { DEFAULT_PRESET, getPreset } from '../presets/index.js';
 import { RunDir } from '../run-dir.js';
-import { BEST_PARAMS_FILE, createSession, pct, resolveWorkers, trainRun } from '../training-run.js';
+import { BEST_PARAMS_FILE, createSession, type EpochMetrics, pct, resolveWorkers, trainRun } from '../training-run.js';
+import { openTrainRecorder } from './runs.js';
 
 export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --preset NAME          a paper preset (default ${DEFAULT_PRESET}; see \`eqprop presets\`)
@@ -38,6 +39,8 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --checkpoint-every S   seconds between mid-epoch checkpoints (default 60)
   --checkpoint-every-batches N   also checkpoint every N batches
   --out DIR              where run folders go (default runs/)
+  --db URL               record the run (config, code revision, backend, machine, each epoch, summary)
+                         in a runs database (default: EQPROP_DB if set; see \`eqprop db\`, \`eqprop runs\`)
   --quiet                no progress bar`;
 
 export const TRAIN_OPTIONS = {
@@ -78,6 +81,7 @@ export const TRAIN_OPTIONS = {
   workers: { type: 'string' },
   quiet: { type: 'boolean' },
   algorithm: { type: 'string' },
+  db: { type: 'string' },
 } as const;
 
 /** The config field each value-taking flag sets (an error in that field names the flag too). */
@@ -180,11 +184,13 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, TRAIN_OPTIONS);
   const resumeDir = typeof flags.resume === 'string' ? RunDir.open(flags.resume) : undefined;
   const config = resumeDir ? validateConfig(resumeDir.readJson('config.json')) : resolveConfig(flags);
+  // a runs database that is down or refuses the password stops the run before any work
+  const recorder = await openTrainRecorder(flags.db);
   // the model is built (and checked) before a run folder is made for it
   const session = await createSession(config);
   const runDir = resumeDir ?? RunDir.create((flags.out as string) ?? 'runs', config.preset ?? 'custom');
   if (!resumeDir) runDir.writeJson('config.json', config);
-  const log = (line: string) => process.stdout.write(line + '\n');
+  const log = (line: string) => process.stdout.write(`${line}\n`);
   log(`eqprop train: ${config.preset ?? 'custom'} — ${config.description ?? ''}`.trimEnd());
   log(`run folder: ${runDir.path}`);
   const replicas = resolveWorkers(config);
@@ -192,8 +198,21 @@ export async function trainCommand(argv: string[]): Promise<void> {
   log(
     `${replicas > 1 ? `${replicas} replicas, ` : ''}${session.train.count} train${session.valid ? ` / ${session.valid.count} validation` : ''} / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs${config.algorithm === 'bptt' ? ', gradients by BPTT' : ''}`,
   );
+  await recorder?.start({ config, runDir: runDir.path, resumed: Boolean(resumeDir) });
   const t0 = Date.now();
-  const history = await trainRun(session, { runDir, resume: Boolean(flags.resume), quiet: Boolean(flags.quiet), log });
+  let history: EpochMetrics[];
+  try {
+    history = await trainRun(session, {
+      runDir,
+      resume: Boolean(flags.resume),
+      quiet: Boolean(flags.quiet),
+      log,
+      onEpoch: recorder && ((m) => recorder.epoch(m)),
+    });
+  } catch (e) {
+    await recorder?.fail(e);
+    throw e;
+  }
   const last = history[history.length - 1];
   const best = history.reduce((a, b) => (b.testError < a.testError ? b : a), last);
   const chosen = last?.validError === undefined ? undefined : history.reduce((a, b) => (b.validError! < a.validError! ? b : a), history[0]);
@@ -218,6 +237,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     wallSeconds: (Date.now() - t0) / 1000,
   };
   runDir.writeJson('summary.json', summary);
+  await recorder?.end(history, { ...summary, runDir: runDir.path });
   const fromZero = last?.testErrorFromZero === undefined ? '' : ` (${pct(last.testErrorFromZero).trim()} from zero)`;
   if (last) log(`done: test error ${pct(last.testError).trim()}${fromZero} after ${history.length} epochs; run folder ${runDir.path}`);
   if (chosen)
