@@ -11,7 +11,7 @@
 #                                          --only accel`, and writes $OUT/device-check.json
 #
 # With the device tool: run(command: "bash scripts/device-check.sh run", carry: [".device"],
-# timeout_s: 540). It takes about 6 minutes on an H100 (the bench's CIFAR-10 batch dominates).
+# timeout_s: 540). Each of its two parts is capped at 230 s, so it ends within 8 minutes.
 # ONLY_CHECK / ONLY_BENCH narrow what runs (e.g. a quick try on the SwiftShader adapter here).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -85,8 +85,8 @@ run() {
   (nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi") >"$out/gpu.txt"
   local rc=0
   set -o pipefail
-  timeout 270 "$node" "$dev/cli.mjs" gpu-check --out "$out/equivalence.json" ${ONLY_CHECK:+--only "$ONLY_CHECK"} 2>&1 | tee "$out/gpu-check.log" || rc=$?
-  timeout 240 "$node" "$dev/cli.mjs" bench --backend webgpu --only "${ONLY_BENCH:-accel}" ${BENCH_QUICK:+--quick} --out "$out/bench.json" 2>&1 | tee "$out/bench.log" || rc=$?
+  timeout 230 "$node" "$dev/cli.mjs" gpu-check --out "$out/equivalence.json" ${ONLY_CHECK:+--only "$ONLY_CHECK"} 2>&1 | tee "$out/gpu-check.log" || rc=$?
+  timeout 230 "$node" "$dev/cli.mjs" bench --backend webgpu --only "${ONLY_BENCH:-accel}" ${BENCH_QUICK:+--quick} --out "$out/bench.json" 2>&1 | tee "$out/bench.log" || rc=$?
   "$node" -e '
     const fs = require("fs"), path = require("path"), out = process.argv[1];
     const read = (f) => { try { return JSON.parse(fs.readFileSync(path.join(out, f), "utf8")); } catch { return null; } };
