@@ -98,6 +98,7 @@ describe('negative numbers on the command line', () => {
     'data-dir',
     'out',
     'algorithm',
+    'db',
   ];
 
   it('every flag that takes a value is classified here (a new one must be added to a list)', () => {
