@@ -3,6 +3,10 @@ export { defaultDbDir, embeddedRunning, embeddedUrl, STATE_FILE, startEmbedded, 
 export { DbAuthError, DbConnectionError, DbQueryError, DbSchemaError, EmbeddedServerError } from './errors.js';
 export type { MachineInfo } from './machine.js';
 export { codeRevision, machineInfo } from './machine.js';
+export type { EnqueueResult, JobStatus, JobView, QueueOptions, TrainJobData } from './queue.js';
+export { canonicalJson, DEFAULT_RETRY_LIMIT, JobQueue, jobKey, keyUuid, openQueue, TRAIN_QUEUE } from './queue.js';
 export { REDACTED, redactText, redactUrl, urlPassword } from './redact.js';
 export type { EpochRow, OpenOptions, RunEnd, RunRecord, RunRow, RunStart, RunStatus } from './runs-db.js';
 export { openRunsDb, RunsDb, SCHEMA_VERSION } from './runs-db.js';
+export type { Sidecar, SidecarOptions } from './sidecar.js';
+export { startSidecar } from './sidecar.js';

@@ -4,7 +4,7 @@ import { DbAuthError, DbConnectionError, DbQueryError, DbSchemaError } from './e
 import { redactText, redactUrl, urlPassword } from './redact.js';
 
 /** The schema version this eqprop writes; a database at a higher version was written by a newer eqprop. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Migration `i` takes the schema from version i to i + 1. */
 const MIGRATIONS: readonly string[] = [
@@ -29,6 +29,31 @@ const MIGRATIONS: readonly string[] = [
      metrics jsonb NOT NULL,
      recorded timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (run_id, epoch)
+   );`,
+  // 1 → 2: the job queue's view of each training job (pg-boss holds the queue itself, in schema
+  // pgboss) and the checkpoint files of each job, where any worker can resume it
+  `CREATE TABLE queue_jobs (
+     key text PRIMARY KEY,
+     job_id uuid NOT NULL UNIQUE,
+     kind text NOT NULL DEFAULT 'train',
+     seed integer,
+     config jsonb NOT NULL,
+     run_name text NOT NULL,
+     status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'done', 'failed')),
+     worker text,
+     run_id bigint REFERENCES runs (id) ON DELETE SET NULL,
+     error text,
+     checkpoint_seq integer,
+     checkpoint_epoch integer,
+     checkpoint_batch integer,
+     created timestamptz NOT NULL DEFAULT now(),
+     updated timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE TABLE checkpoint_files (
+     job_key text NOT NULL REFERENCES queue_jobs (key) ON DELETE CASCADE,
+     name text NOT NULL,
+     data bytea NOT NULL,
+     PRIMARY KEY (job_key, name)
    );`,
 ];
 
@@ -219,6 +244,27 @@ export class RunsDb {
     await this.pool.end().catch(() => {});
   }
 
+  /** Runs `fn` in one transaction on one connection (rolled back if it throws). */
+  async transaction<T>(fn: (q: (sql: string, params?: unknown[]) => Promise<pg.QueryResult>) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    try {
+      await client.query('BEGIN');
+      const out = await fn((sql, params = []) => client.query(sql, params));
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw this.translate(e);
+    } finally {
+      client.release();
+    }
+  }
+
+  /** The password of the URL (to scrub messages of other clients on the same database). */
+  get secretForRedaction(): string | undefined {
+    return this.secret;
+  }
+
   private async connect(): Promise<pg.PoolClient> {
     try {
       return await this.pool.connect();
@@ -227,7 +273,8 @@ export class RunsDb {
     }
   }
 
-  private async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+  /** One statement on the pool; errors come back as one redacted line. */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
       return await this.pool.query<R>(sql, params);
     } catch (e) {

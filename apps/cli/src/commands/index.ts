@@ -8,6 +8,7 @@ import { presetsCommand } from './presets.js';
 import { RUNS_HELP, runsCommand } from './runs.js';
 import { SWEEP_HELP, sweepCommand } from './sweep.js';
 import { TRAIN_HELP, trainCommand } from './train.js';
+import { WORKER_HELP, workerCommand } from './worker.js';
 
 export interface Command {
   summary: string;
@@ -25,6 +26,7 @@ export const commands: Record<string, Command> = {
   compare: { summary: 'train EP and baselines (bp, bptt, rbp, chl) from the same weights', help: COMPARE_HELP, run: compareCommand },
   sweep: { summary: 'β sweep of the gradient estimate; batch-size and lr sweeps', help: SWEEP_HELP, run: sweepCommand },
   db: { summary: 'the embedded PostgreSQL server of the runs database: start, stop, url', help: DB_HELP, run: dbCommand },
+  worker: { summary: 'take training jobs from the job queue on a runs database until stopped', help: WORKER_HELP, run: workerCommand },
   runs: { summary: 'runs recorded in a runs database: list, show, compare', help: RUNS_HELP, run: runsCommand },
   'gpu-check': { summary: 'WebGPU against wasm on every term, solver, estimator and preset batch', help: GPU_CHECK_HELP, run: gpuCheckCommand },
 };

@@ -99,6 +99,7 @@ describe('negative numbers on the command line', () => {
     'out',
     'algorithm',
     'db',
+    'seeds',
   ];
 
   it('every flag that takes a value is classified here (a new one must be added to a list)', () => {

@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { backendInfo, ConfigError, describeBackend } from '@eqprop/core';
+import { backendInfo, ConfigError, describeBackend, EqpropError } from '@eqprop/core';
+import { type JobView, jobKey, openQueue, type TrainJobData } from '@eqprop/experiments';
 import type { SolverConfig } from '@eqprop/learning';
 import { listFlag, numberFlag, parseFlags } from '../args.js';
 import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
 import { DEFAULT_PRESET, getPreset } from '../presets/index.js';
 import { RunDir } from '../run-dir.js';
 import { BEST_PARAMS_FILE, createSession, type EpochMetrics, pct, resolveWorkers, trainRun } from '../training-run.js';
-import { openTrainRecorder } from './runs.js';
+import { openTrainRecorder, resolveDbUrl } from './runs.js';
 
 export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --preset NAME          a paper preset (default ${DEFAULT_PRESET}; see \`eqprop presets\`)
@@ -41,6 +42,10 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --out DIR              where run folders go (default runs/)
   --db URL               record the run (config, code revision, backend, machine, each epoch, summary)
                          in a runs database (default: EQPROP_DB if set; see \`eqprop db\`, \`eqprop runs\`)
+  --seeds 1,2,3          with --db: queue one job per seed (this config with that seed) for \`eqprop worker\`;
+                         idempotent (a job per config: a rerun queues only what is missing); prints the
+                         job ids and returns
+  --wait                 with --seeds: wait for the jobs, one progress line (done/running/failed per seed)
   --quiet                no progress bar`;
 
 export const TRAIN_OPTIONS = {
@@ -82,6 +87,8 @@ export const TRAIN_OPTIONS = {
   quiet: { type: 'boolean' },
   algorithm: { type: 'string' },
   db: { type: 'string' },
+  seeds: { type: 'string' },
+  wait: { type: 'boolean' },
 } as const;
 
 /** The config field each value-taking flag sets (an error in that field names the flag too). */
@@ -182,6 +189,8 @@ function stripUndefined(v: unknown): unknown {
 
 export async function trainCommand(argv: string[]): Promise<void> {
   const flags = parseFlags(argv, TRAIN_OPTIONS);
+  if (flags.seeds !== undefined) return enqueueSeeds(flags);
+  if (flags.wait) throw new ConfigError('--wait applies to --seeds only');
   const resumeDir = typeof flags.resume === 'string' ? RunDir.open(flags.resume) : undefined;
   const config = resumeDir ? validateConfig(resumeDir.readJson('config.json')) : resolveConfig(flags);
   // a runs database that is down or refuses the password stops the run before any work
@@ -264,4 +273,57 @@ function solverFromFlags(current: SolverConfig, flags: Record<string, string | b
   if (flags['step-size'] !== undefined) out.stepSize = n('step-size');
   if (flags['nudge-at'] !== undefined) out.nudge = flags['nudge-at'];
   return out as SolverConfig;
+}
+
+/**
+ * `--seeds 1,2,3 --db URL`: one job per seed (this config with that seed) on the job queue; a job's
+ * key is the hash of its config, so a rerun queues only what is missing. Prints the job ids; with
+ * --wait, one progress line until every job is done or failed.
+ */
+async function enqueueSeeds(flags: Record<string, string | boolean | undefined>): Promise<void> {
+  if (flags.resume !== undefined) throw new ConfigError('--seeds queues new runs: it does not combine with --resume');
+  if (flags.seed !== undefined) throw new ConfigError('give --seed or --seeds, not both');
+  const url = resolveDbUrl(flags.db, { embedded: false });
+  if (url === undefined) throw new ConfigError('--seeds queues jobs on a database: give --db URL (or set EQPROP_DB)');
+  const seeds = listFlag('seeds', flags.seeds)!;
+  if (seeds.length === 0 || seeds.some((s) => !Number.isSafeInteger(s) || s < 0)) throw new ConfigError(`--seeds expects integers ≥ 0, got "${flags.seeds}"`);
+  if (new Set(seeds).size !== seeds.length) throw new ConfigError(`--seeds lists a seed twice: "${flags.seeds}"`);
+  const base = resolveConfig(flags);
+  const jobs: TrainJobData[] = seeds.map((seed) => {
+    const config = validateConfig({ ...base, seed });
+    const key = jobKey('train', config);
+    return { key, seed, config, runName: `${config.preset ?? 'custom'}-seed${seed}-${key.slice(0, 10)}` };
+  });
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const queue = await openQueue(url);
+  try {
+    const queued = await queue.enqueueTrain(jobs);
+    for (const j of queued) log(`seed ${j.seed}: job ${j.jobId} ${j.created ? 'queued' : `already in the queue (${j.status})`}`);
+    log(`${queued.filter((j) => j.created).length} of ${queued.length} job(s) queued on ${queue.safeUrl}; \`eqprop worker --db URL\` runs them`);
+    if (!flags.wait) return;
+    let last = '';
+    for (;;) {
+      const views = await queue.status(jobs.map((j) => j.key));
+      const line = progressLine(views);
+      if (line !== last) log(line);
+      last = line;
+      if (views.every((v) => v.status === 'done' || v.status === 'failed')) {
+        const failed = views.filter((v) => v.status === 'failed');
+        if (failed.length) throw new EqpropError('E_JOB', `${failed.length} job(s) failed: ${failed.map((v) => `seed ${v.seed}: ${v.error}`).join('; ')}`);
+        log(`all ${views.length} job(s) done: runs ${views.map((v) => v.runId).join(', ')}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } finally {
+    await queue.close();
+  }
+}
+
+function progressLine(views: JobView[]): string {
+  const count = (s: string) => views.filter((v) => v.status === s).length;
+  // seed:status, and for a running job its last stored checkpoint (epoch.batch) and worker
+  const at = (v: JobView) => (v.checkpointEpoch === null ? '' : ` at ${v.checkpointEpoch}.${v.checkpointBatch}`);
+  const each = views.map((v) => `${v.seed}:${v.status}${v.status === 'running' ? `${at(v)} on ${v.worker}` : ''}`).join(', ');
+  return `${count('done')} done, ${count('running')} running, ${count('queued')} queued, ${count('failed')} failed  [${each}]`;
 }
