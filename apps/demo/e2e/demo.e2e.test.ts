@@ -66,6 +66,22 @@ function findBrowser(): Browser {
   return { missing: `no browser: ${bundled.missing}, and /usr/bin/chromium does not exist` };
 }
 
+/**
+ * The browser in a fresh profile: headless, offline (no background networking), plus `extra`
+ * flags (no GPU for the wasm run; WebGPU on SwiftShader for the WebGPU run).
+ */
+function launch(userDir: string, extra: string[], viewport?: { width: number; height: number }): Promise<BrowserContext> {
+  if ('missing' in browser) throw new Error(browser.missing);
+  const offline = ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+  return chromium.launchPersistentContext(userDir, {
+    executablePath: browser.executable,
+    env: { ...process.env, ...browser.env },
+    headless: true,
+    args: ['--headless', '--no-sandbox', ...extra, ...offline],
+    ...(viewport && { viewport }),
+  });
+}
+
 describe.skipIf('missing' in browser)(SUITE, () => {
   let server: Server;
   let context: BrowserContext;
@@ -82,22 +98,7 @@ describe.skipIf('missing' in browser)(SUITE, () => {
     server = await serve(dist);
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     userDir = mkdtempSync(join(tmpdir(), 'eqprop-demo-'));
-    context = await chromium.launchPersistentContext(userDir, {
-      executablePath: browser.executable,
-      env: { ...process.env, ...browser.env },
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launch(userDir, ['--disable-gpu'], { width: 1280, height: 900 });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -178,22 +179,7 @@ describe.skipIf('missing' in browser)(`${SUITE} on WebGPU`, () => {
     if ('missing' in browser) return;
     server = await serve(dist);
     userDir = mkdtempSync(join(tmpdir(), 'eqprop-demo-webgpu-'));
-    context = await chromium.launchPersistentContext(userDir, {
-      executablePath: browser.executable,
-      env: { ...process.env, ...browser.env },
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--enable-unsafe-webgpu',
-        '--use-webgpu-adapter=swiftshader',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    });
+    context = await launch(userDir, ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader']);
   });
 
   afterAll(async () => {

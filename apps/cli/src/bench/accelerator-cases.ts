@@ -1,7 +1,8 @@
-import { type Batch, backendInfo, Rng, tf } from '@eqprop/core';
+import { backendInfo, Rng, tf } from '@eqprop/core';
 import { Trainer } from '@eqprop/learning';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { getPreset } from '../presets/index.js';
+import { randomBatch } from '../random-batch.js';
 import type { BenchCase, BenchResult } from './suite.js';
 
 /**
@@ -28,22 +29,11 @@ function accelCase(preset: string, batchSize: number | undefined, inputShape: nu
     run: async ({ quick, log }) => {
       const net = buildModel(config.model as ModelConfig, new Rng(config.seed));
       const trainer = new Trainer(net, { ...config.trainer, persistent: false, persistentEval: false }, { seed: 2 });
-      const rng = new Rng(3);
-      const size = inputShape.reduce((a, b) => a * b, 1);
-      const batch = (): Batch => {
-        const labels = Int32Array.from({ length: n }, () => rng.int(10));
-        return {
-          x: tf.tensor(rng.uniformArray(n * size, 0, 1), [n, ...inputShape]),
-          y: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D),
-          labels,
-          indices: Int32Array.from({ length: n }, (_, i) => i),
-        };
-      };
       const timed = quick ? 2 : 5;
       const times: number[] = [];
       let memory: tf.MemoryInfo | undefined;
       for (let i = 0; i < timed + 1; i++) {
-        const b = batch();
+        const b = randomBatch(inputShape, n, 3 + i);
         const t0 = performance.now();
         await trainer.trainBatchAsync(b);
         if (i > 0) times.push((performance.now() - t0) / 1000); // the first compiles shaders / warms caches

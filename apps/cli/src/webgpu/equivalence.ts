@@ -5,12 +5,13 @@
 // by runAsync on both backends (WebGPU in Node has no synchronous read) and returns what it read.
 // The checks are run by the test suite (equivalence.test.ts) and by `eqprop gpu-check` on a GPU.
 import { BpttEstimator, ChlEstimator, RbpEstimator } from '@eqprop/baselines';
-import { type BackendName, type Batch, Rng, runAsync, type State, setupBackend, tf } from '@eqprop/core';
+import { type BackendName, Rng, runAsync, type State, setupBackend, tf } from '@eqprop/core';
 import { type EnergyNetwork, TermCache } from '@eqprop/energies';
 import { EpEstimator, ESTIMATORS, Trainer, type TrainerConfig } from '@eqprop/learning';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { FixedPoint, GradientDescent, type RelaxOptions, type Solver } from '@eqprop/solvers';
 import { getPreset } from '../presets/index.js';
+import { randomBatch } from '../random-batch.js';
 
 /** What a check reads: named arrays, compared one by one. */
 export type Readings = Record<string, Float32Array>;
@@ -93,19 +94,6 @@ function presetNet(name: string, shrink?: Shrink): { net: EnergyNetwork; trainer
   const model = structuredClone(config.model) as Record<string, unknown>;
   shrink?.(model);
   return { net: buildModel(model as unknown as ModelConfig, new Rng(7)), trainer: config.trainer };
-}
-
-/** A batch of `n` random examples of `inputShape` with random one-hot targets (the same on every backend). */
-function randomBatch(inputShape: number[], n: number, seed: number): Batch {
-  const rng = new Rng(seed);
-  const size = inputShape.reduce((a, b) => a * b, 1);
-  const labels = Int32Array.from({ length: n }, () => rng.int(10));
-  return {
-    x: tf.tensor(rng.uniformArray(n * size, 0, 1), [n, ...inputShape]),
-    y: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D),
-    labels,
-    indices: Int32Array.from({ length: n }, (_, i) => i),
-  };
 }
 
 /** A state with every layer uniform in [0, 1) (inside every activation's range). */
