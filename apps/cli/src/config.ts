@@ -1,4 +1,5 @@
 import { ConfigError } from '@eqprop/core';
+import { estimatorNames, isEstimatorName } from '@eqprop/learning';
 import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
@@ -28,12 +29,22 @@ export const runConfigSchema = z
         tolPerExample: z.boolean().optional(),
         predictStops: z.boolean().optional(),
         evalSteps: positiveInt.optional(),
-        estimator: z.enum(['one-sided', 'symmetric', 'random-sign']),
+        // any registered estimator (a user's too): the names come from the registry when validated
+        estimator: z.string().superRefine((name, ctx) => {
+          if (!isEstimatorName(name)) ctx.addIssue({ code: 'custom', message: `expected one of ${estimatorNames().join(', ')}` });
+        }),
+        /** The estimator's own options (holomorphic: points N ≥ 2, divergenceTol). */
+        estimatorOptions: z
+          .object({ points: z.number().int().min(2).optional(), divergenceTol: z.number().positive().optional() })
+          .passthrough()
+          .optional(),
         beta: z.number().positive({ message: 'β must be > 0 (the estimator chooses the sign)' }),
         optimizer: z
           .object({
             kind: z.enum(['sgd', 'momentum', 'adam']),
             lrs: z.array(z.number().nonnegative({ message: 'a learning rate must be ≥ 0 (0 freezes its layer)' })).min(1),
+            // rates by parameter name, overriding lrs (the names are checked against the model's when the trainer starts)
+            lrByParam: z.record(z.string(), z.number().nonnegative({ message: 'a learning rate must be ≥ 0 (0 freezes its parameter)' })).optional(),
             momentum: z.number().min(0).max(1).optional(),
             weightDecay: z.number().nonnegative().optional(),
           })
@@ -71,6 +82,11 @@ export const runConfigSchema = z
      * exchange outweigh the halved batch); they pay where a step is compute-bound.
      */
     workers: positiveInt.optional(),
+    /**
+     * Relaxation and optimizer step: `tfjs` ops (default), the `fused` CPU path of @eqprop/kernels
+     * (a ConfigError where it cannot run), or `auto` (fused where it applies, tfjs ops elsewhere).
+     */
+    kernels: z.enum(['fused', 'tfjs', 'auto']).optional(),
     /** How the gradient is computed: EP, or BPTT through the same dynamics (Ernoult et al. 2019). */
     algorithm: z.enum(['ep', 'bptt']).default('ep'),
     /** Stop after this many batches in total (smoke runs). */

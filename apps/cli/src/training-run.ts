@@ -10,6 +10,7 @@ import { BpttTrainer } from './bptt-trainer.js';
 import { Checkpointer, loadCheckpoint, type PartialEpoch, runDirReader } from './checkpoint.js';
 import type { RunConfig } from './config.js';
 import { loadData } from './data.js';
+import { KernelTrainer } from './kernel-trainer.js';
 import { formatTime, ProgressBar } from './progress.js';
 import { atomicWrite, type RunDir } from './run-dir.js';
 
@@ -51,8 +52,27 @@ export async function createSession(config: RunConfig): Promise<Session> {
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));
   const opts = { seed: config.seed + 1, trainCount: train.count, testCount: test.count, validCount: valid?.count };
   if (config.algorithm === 'bptt' && (config.workers ?? 1) > 1) throw new ConfigError('--workers applies to EP only: BPTT trains on one thread');
-  const trainer = config.algorithm === 'bptt' ? new BpttTrainer(net, config.trainer, opts) : new Trainer(net, config.trainer, opts);
-  return { config, net, trainer, train, test, valid };
+  return { config, net, trainer: makeTrainer(config, net, opts), train, test, valid };
+}
+
+/**
+ * EP's trainer, with @eqprop/kernels' fused relaxation and optimizer step where `--kernels` asks
+ * (on one thread: data-parallel replicas run tfjs ops), or BPTT's.
+ */
+function makeTrainer(config: RunConfig, net: EnergyNetwork, opts: ConstructorParameters<typeof Trainer>[2]): Trainer {
+  if (config.algorithm === 'bptt') {
+    if (config.kernels === 'fused') throw new ConfigError('--kernels fused applies to EP: BPTT runs on tfjs ops (--kernels tfjs)');
+    return new BpttTrainer(net, config.trainer, opts);
+  }
+  const kernels = config.kernels ?? 'tfjs';
+  if (kernels === 'tfjs') return new Trainer(net, config.trainer, opts);
+  const workers = resolveWorkers(config);
+  if (workers > 1) {
+    if (kernels === 'fused')
+      throw new ConfigError(`--kernels fused runs on one thread, not ${workers} data-parallel replicas: give --workers 1, or --kernels auto`);
+    return new Trainer(net, config.trainer, opts);
+  }
+  return new KernelTrainer(net, config.trainer, opts, kernels);
 }
 
 /**

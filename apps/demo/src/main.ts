@@ -1,15 +1,19 @@
 import './style.css';
 import { tf } from '@eqprop/core';
-import { type BatchResult, ESTIMATORS, type EstimatorKind } from '@eqprop/learning';
+import { type BatchResult, type EstimatorKind, isEstimatorName } from '@eqprop/learning';
 import { startBackend } from './backend.js';
 import { type DigitSet, example, loadDigitSet } from './data.js';
+import { type SweepView, setUpBetaSweepPage } from './exercises/beta-sweep-page.js';
+import { type RaceView, setUpRacePage } from './exercises/race-page.js';
 import { DrawingPad } from './pad.js';
 import { digit, heatmap, lineChart } from './plots.js';
 import { PRESETS, type Preset, presetById, type Settings } from './presets.js';
 import { Session } from './session.js';
+import { setUpTabs } from './tabs.js';
 
 // URL parameters: ?preset=small|large, ?seed=1, ?backend=wasm|webgpu|webgl|cpu, and ?autotrain=N, which
 // trains N batches on load, evaluates, and sets <body data-state="done"> (the end-to-end test's hook).
+// Pages: #train, #beta-sweep and #race (src/tabs.ts; the exercises are in src/exercises/).
 const params = new URLSearchParams(location.search);
 const intParam = (name: string, fallback: number) => {
   const v = Number(params.get(name));
@@ -77,6 +81,10 @@ const probe = {
   freeTrace: [] as number[],
   nudgedTraces: [] as number[][],
   padPrediction: null as number | null,
+  /** The β sweep page's numbers, once it has run. */
+  betaSweep: null as SweepView | null,
+  /** The race page's curves, updated after every batch. */
+  race: null as RaceView | null,
   tensors: () => tf.memory().numTensors,
   error: '',
 };
@@ -142,7 +150,7 @@ function readControls(): Settings | null {
   const lrs = [...ui.lrs.querySelectorAll('input')].map((i) => num(i, (v) => v >= 0 && v <= 1));
   if (beta === null || freeSteps === null || nudgedSteps === null || lrs.includes(null)) return null;
   const estimator = ui.estimator.value as EstimatorKind;
-  if (!ESTIMATORS.includes(estimator)) return null;
+  if (!isEstimatorName(estimator)) return null;
   return { estimator, beta, freeSteps, nudgedSteps, lrs: lrs as number[] };
 }
 
@@ -392,7 +400,10 @@ async function main(): Promise<void> {
   ui.sample.addEventListener('click', () => pad.show(example(test, GRID.length + (sampleCursor++ % (test.count - GRID.length)))));
 
   buildGrid();
+  setUpTabs();
   await reset();
+  setUpBetaSweepPage({ session: () => session, train: () => train, show: (v) => (probe.betaSweep = v), fail });
+  setUpRacePage({ train: () => train, test: () => test, seed, show: (v) => (probe.race = v), fail, before: () => running && pause() });
   if (autotrain) await trainLoop(autotrain);
 }
 

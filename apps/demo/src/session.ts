@@ -124,6 +124,14 @@ export class Session {
     return idx;
   }
 
+  /**
+   * Runs an exercise's Reads program on this session's network, in turn with training (between two
+   * batches): it sees the current weights, and nothing trains while it runs.
+   */
+  withNetwork<T>(program: (net: EnergyNetwork) => Reads<T>): Promise<T> {
+    return this.run(() => program(this.net));
+  }
+
   /** One EP training step on the next batch. */
   trainStep(): Promise<BatchResult> {
     return this.run(() => this.trainStepReads());

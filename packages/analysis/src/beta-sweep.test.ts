@@ -82,3 +82,33 @@ describe('the β sweep on a tiny converged network', () => {
     expect(table).toMatch(/\| symmetric \| \d\.\d\de-\d /);
   });
 });
+
+describe('a β sweep of several registered estimators on the same network, in one plot', () => {
+  it('five-phase and holomorphic-N fit slopes ≈ 4 and ≈ N where float32 allows, drawn beside the seed estimators', () => {
+    const rng = new Rng(3);
+    const net = layeredMlp({ kind: 'mlp', sizes: [6, 10, 4], activation: 'ernoult-sigmoid', form: 'primitive', cost: 'mse', init: 'fan-in' }, rng);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32'), 4).toFloat();
+    const batches = [0, 1].map(() => ({ x: tf.tensor2d(rng.uniformArray(8 * 6, 0, 1), [8, 6]), y }));
+    const estimators = ['symmetric', 'five-phase', 'holomorphic-3', 'holomorphic-4'];
+    const before = tf.memory().numTensors;
+    // β from 0.05 to 0.4: above the float32 floor for the fourth-order estimators, in their asymptotic regime
+    const points = logGrid(0.05, 0.4, 6).map((beta) =>
+      betaSweepPoint(net, batches, beta, { solver: new FixedPoint('synchronous'), freeSteps: 400, nudgedSteps: 250, estimators }),
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    const sweep = summariseBetaSweep(points, { fitMax: 0.4 });
+    const table = formatBetaSweepTable(sweep);
+    expect(sweep.estimators.map((e) => e.estimator)).toEqual(estimators);
+    const fit = (name: string) => sweep.estimators.find((e) => e.estimator === name)!.fit!;
+    expect(Math.abs(fit('symmetric').slope - 2), table).toBeLessThan(0.3);
+    expect(Math.abs(fit('holomorphic-3').slope - 3), table).toBeLessThan(0.4);
+    expect(Math.abs(fit('five-phase').slope - 4), table).toBeLessThan(0.5);
+    expect(Math.abs(fit('holomorphic-4').slope - 4), table).toBeLessThan(0.5);
+    const texts = svgTexts(parseXml(betaSweepPlots(sweep, { title: 'estimators' })[0].svg));
+    for (const e of estimators) expect(texts).toContain(`${e} (mean ± std)`);
+    expect(() => betaSweepPoint(net, batches, 0.1, { solver: new FixedPoint('synchronous'), freeSteps: 5, nudgedSteps: 5, estimators: ['fivephase'] })).toThrow(
+      /^unknown estimator "fivephase": expected one of one-sided, /,
+    );
+    tf.dispose([y, ...batches.map((b) => b.x)]);
+  });
+});

@@ -1,7 +1,7 @@
 import { recurrentBackprop } from '@eqprop/baselines';
 import { ConfigError, compareGrads, Rng, type tf } from '@eqprop/core';
 import type { EnergyNetwork } from '@eqprop/energies';
-import { EpEstimator, ESTIMATORS, type EstimatorKind } from '@eqprop/learning';
+import { checkEstimatorName, createEstimator, ESTIMATORS } from '@eqprop/learning';
 import type { Relaxation, Solver } from '@eqprop/solvers';
 import { fitLogLog, type LogLogFit, type Spread, spread } from './sweep-stats.js';
 
@@ -12,7 +12,11 @@ export interface BetaSweepOptions {
   freeSteps: number;
   /** Each nudged phase runs this many steps, with no early stop (a tolerance would cut tiny nudges short). */
   nudgedSteps: number;
-  estimators?: readonly EstimatorKind[];
+  /**
+   * Registered estimator names (`one-sided`, `five-phase`, `holomorphic-4`, a user's …), each measured
+   * on the same batches and free equilibria; default the three seed estimators.
+   */
+  estimators?: readonly string[];
   /** The sign of β per batch for the random-sign estimator (default all +1). */
   signs?: readonly (1 | -1)[];
   /** Adjoint iteration of the reference gradient. */
@@ -25,7 +29,8 @@ export interface BetaSweepOptions {
 /** One β of the sweep: each estimator's agreement with the true gradient, batch by batch. */
 export interface BetaPoint {
   beta: number;
-  estimators: Partial<Record<EstimatorKind, { cosine: number[]; relError: number[] }>>;
+  /** By estimator name, in the order the sweep was given them. */
+  estimators: Record<string, { cosine: number[]; relError: number[] }>;
   /**
    * Per batch, the noise coefficient n: the relative error of a one-sided estimate at a β so tiny
    * (`noiseBeta`) that its bias is nothing and float32 rounding of the nudged state is everything,
@@ -45,6 +50,7 @@ export interface BetaPoint {
 export function betaSweepPoint(net: EnergyNetwork, batches: readonly { x: tf.Tensor; y: tf.Tensor }[], beta: number, opts: BetaSweepOptions): BetaPoint {
   if (!(beta > 0) || !Number.isFinite(beta)) throw new ConfigError(`β must be a positive number, got ${beta}`);
   const kinds = opts.estimators ?? ESTIMATORS;
+  kinds.forEach(checkEstimatorName);
   const noiseBeta = opts.noiseBeta ?? 1e-6;
   const point: BetaPoint = { beta, estimators: {}, noise: [], freeResidual: [], adjointResidual: [] };
   for (const k of kinds) point.estimators[k] = { cosine: [], relError: [] };
@@ -63,9 +69,9 @@ export function betaSweepPoint(net: EnergyNetwork, batches: readonly { x: tf.Ten
       point.freeResidual.push(rbp.freeResidual);
       point.adjointResidual.push(rbp.adjointResidual);
       const req = { bound, y: batch.y, solver: opts.solver, init: zeros, free: { maxSteps: opts.freeSteps }, nudged };
-      const measure = (kind: EstimatorKind, signed: number) => {
-        // the sign is given, so the estimator's own Rng is never drawn from
-        const r = new EpEstimator(kind, Math.abs(signed), new Rng(0)).estimateFrom(req, free, signed);
+      const measure = (kind: string, signed: number) => {
+        // the draw (signed β) is given, so the estimator's own Rng is never drawn from
+        const r = createEstimator(kind, { beta: Math.abs(signed), rng: new Rng(0) }).estimateFrom(req, free, signed);
         const agreement = compareGrads(r.grads, rbp.grads);
         Object.values(r.grads).forEach((t) => t.dispose());
         r.nudged.forEach((n) => n.state.forEach((t) => t.dispose()));
@@ -87,7 +93,7 @@ export function betaSweepPoint(net: EnergyNetwork, batches: readonly { x: tf.Ten
 
 /** What the sweep says about one estimator, over all β. */
 export interface EstimatorSweep {
-  estimator: EstimatorKind;
+  estimator: string;
   betas: number[];
   cosine: Spread[];
   relError: Spread[];
@@ -118,7 +124,7 @@ export function summariseBetaSweep(points: readonly BetaPoint[], opts: { fitMax?
   const betas = sorted.map((p) => p.beta);
   const noise = spread(sorted.flatMap((p) => p.noise));
   const fitMax = opts.fitMax ?? 0.1;
-  const kinds = ESTIMATORS.filter((k) => sorted.every((p) => p.estimators[k]));
+  const kinds = Object.keys(sorted[0]?.estimators ?? {}).filter((k) => sorted.every((p) => p.estimators[k]));
   const estimators = kinds.map((estimator): EstimatorSweep => {
     const relError = sorted.map((p) => spread(p.estimators[estimator]!.relError));
     const cosine = sorted.map((p) => spread(p.estimators[estimator]!.cosine));

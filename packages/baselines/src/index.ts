@@ -10,5 +10,5 @@ export { disposeTransition, dynamicsOf } from './dynamics.js';
 export { couplingField, fieldParamVjp, isStaticTerm } from './field-vjp.js';
 export { fixedPointDynamics } from './fixed-point-dynamics.js';
 export { gradientDescentDynamics } from './gradient-descent-dynamics.js';
-export type { RbpOptions, RbpResult } from './recurrent-backprop.js';
+export type { RbpOptions, RbpResult, TrueGradient } from './recurrent-backprop.js';
 export { RbpEstimator, recurrentBackprop, recurrentBackpropReads, trueGradient } from './recurrent-backprop.js';

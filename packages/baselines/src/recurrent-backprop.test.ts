@@ -90,7 +90,8 @@ describe.each(cases)('recurrent backprop on $name', ({ form, activation, solver,
   it('equals the float64 finite-difference gradient of the equilibrium loss', () => {
     const { net, x, y } = setup(SIZES, form, activation, 'mse', biasShift, 11);
     const before = tf.memory().numTensors;
-    const g = trueGradient(net, { x, y }, { solver, freeSteps: 800, tol: 1e-7 });
+    const { grads: g, converged } = trueGradient(net, { x, y }, { solver, freeSteps: 800, tol: 1e-7 });
+    expect(converged).toBe(true);
     expect(tf.memory().numTensors).toBe(before + Object.keys(g).length);
     const xs = tf.unstack(x).map((t) => Array.from(t.dataSync()));
     const ys = tf.unstack(y).map((t) => Array.from(t.dataSync()));
@@ -121,7 +122,7 @@ describe('recurrent backprop', () => {
   it('through a CE readout equals the float64 finite-difference gradient of the equilibrium loss, every layer and the readout', () => {
     const sizes = [5, 8, 6, 3];
     const { net, x, y } = setup(sizes, 'primitive', 'ernoult-sigmoid', 'ce', 0, 5);
-    const g = trueGradient(net, { x, y }, { solver: new FixedPoint('synchronous'), freeSteps: 800, tol: 1e-7 });
+    const { grads: g } = trueGradient(net, { x, y }, { solver: new FixedPoint('synchronous'), freeSteps: 800, tol: 1e-7 });
     const xs = tf.unstack(x).map((t) => Array.from(t.dataSync()));
     const ys = tf.unstack(y).map((t) => Array.from(t.dataSync()));
     // the energy's layers are [5, 8, 6]; the readout 6 → 3 classes comes from the net's Wout, bout
@@ -192,7 +193,24 @@ describe('recurrent backprop', () => {
     [...free.state, ...zeros].forEach((t) => t.dispose());
     bound.dispose();
     // given the steps it needs, the same call succeeds
-    dispose(run(400)());
+    const enough = run(400)();
+    expect(enough.converged).toBe(true);
+    dispose(enough.grads);
+  });
+
+  it('the oracle says whether it converged: an adjoint cut short (strict: false) or a free phase short of its tol is not', () => {
+    const { net, x, y } = setup(SIZES, 'primitive', 'ernoult-sigmoid', 'mse', 0, 3);
+    const solver = new FixedPoint('synchronous');
+    const full = trueGradient(net, { x, y }, { solver, freeSteps: 800, tol: 1e-7 });
+    expect([full.converged, full.adjointResidual <= 1e-6, full.freeResidual <= 1e-7]).toEqual([true, true, true]);
+    const cut = trueGradient(net, { x, y }, { solver, freeSteps: 800, tol: 1e-7, adjointSteps: 5, strict: false });
+    expect([cut.converged, cut.adjointSteps]).toEqual([false, 5]);
+    expect(cut.adjointResidual).toBeGreaterThan(1e-6);
+    // 3 free steps do not reach 1e-7; the adjoint at that state still converges
+    const short = trueGradient(net, { x, y }, { solver, freeSteps: 3, tol: 1e-7, strict: false });
+    expect([short.converged, short.freeSteps]).toEqual([false, 3]);
+    expect(short.freeResidual).toBeGreaterThan(1e-7);
+    [full, cut, short].forEach((r) => dispose(r.grads));
   });
 
   it('refuses dynamics it cannot differentiate, and bad adjoint settings, by name', () => {

@@ -120,14 +120,22 @@ export function* recurrentBackpropReads(bound: BoundNetwork, y: tf.Tensor, init:
   }
 }
 
-/** The true gradient ∂L/∂θ at the free equilibrium of a batch, from zero states (or `init`). */
-export function trueGradient(net: EnergyNetwork, batch: { x: tf.Tensor; y: tf.Tensor }, opts: RbpOptions & { init?: State }): Grads {
+/** The true gradient of a batch and how far its two iterations got (RbpResult without the state). */
+export type TrueGradient = Omit<RbpResult, 'state'>;
+
+/**
+ * The true gradient ∂L/∂θ at the free equilibrium of a batch, from zero states (or `init`): a
+ * gradient oracle. `converged` says whether the free phase met `tol` (when one is given) and the
+ * adjoint iteration `adjointTol`; an adjoint that ends above 1e-3 or blows up throws instead
+ * (unless `strict: false`). The caller disposes `grads`.
+ */
+export function trueGradient(net: EnergyNetwork, batch: { x: tf.Tensor; y: tf.Tensor }, opts: RbpOptions & { init?: State }): TrueGradient {
   const bound = net.bind(batch.x);
   const init = opts.init ?? net.zeroState(batch.x.shape[0]);
   try {
-    const r = recurrentBackprop(bound, batch.y, init, opts);
-    r.state.forEach((t) => t.dispose());
-    return r.grads;
+    const { state, ...result } = recurrentBackprop(bound, batch.y, init, opts);
+    state.forEach((t) => t.dispose());
+    return result;
   } finally {
     if (!opts.init) init.forEach((t) => t.dispose());
     bound.dispose();

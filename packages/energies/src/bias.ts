@@ -50,6 +50,12 @@ export class Bias implements Term {
     return this.bias.reshape([1, ...ones, ...this.bias.shape]);
   }
 
+  shapeMismatch(shapes: readonly (readonly number[])[]): string | undefined {
+    const layer = shapes[this.layer];
+    if (layer.join(',') === this.layerShape.join(',')) return undefined;
+    return `bias of shape [${this.bias.shape}], made for a layer of shape [${this.layerShape}], does not fit layer ${this.layer} of shape [${layer}]`;
+  }
+
   isStaticFor(): boolean {
     return true;
   }

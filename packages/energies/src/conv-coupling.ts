@@ -110,6 +110,17 @@ export class ConvCoupling implements Term {
     });
   }
 
+  shapeMismatch(shapes: readonly (readonly number[])[]): string | undefined {
+    const [lower, upper] = [shapes[this.lower], shapes[this.upper]];
+    if (lower.join(',') !== this.inputShape.join(',')) {
+      return `kernel of shape [${this.kernel.shape}] was made for a lower layer of shape [${this.inputShape}], but layer ${this.lower} has shape [${lower}]`;
+    }
+    if (upper.join(',') !== this.outputShape.join(',')) {
+      return `kernel of shape [${this.kernel.shape}] makes layer ${this.upper} of shape [${this.outputShape}], but it has shape [${upper}]`;
+    }
+    return undefined;
+  }
+
   isStaticFor(k: number): boolean {
     return k === this.upper && this.lower === 0;
   }

@@ -64,6 +64,17 @@ export class DenseCoupling implements Term {
     return [flat(acts[this.upper]), cache.shared(`${this.name}*${scale}:T`, () => tf.transpose(w)) as tf.Tensor2D];
   }
 
+  shapeMismatch(shapes: readonly (readonly number[])[]): string | undefined {
+    const [nLower, nUpper] = this.weight.shape;
+    const [lower, upper] = [shapes[this.lower], shapes[this.upper]];
+    if (lower.reduce((a, b) => a * b, 1) !== nLower) {
+      return `weight of shape [${this.weight.shape}] needs ${nLower} units on layer ${this.lower}, which has shape [${lower}]`;
+    }
+    if (upper.length !== 1 || upper[0] !== nUpper)
+      return `weight of shape [${this.weight.shape}] needs layer ${this.upper} of shape [${nUpper}], which has shape [${upper}]`;
+    return undefined;
+  }
+
   isStaticFor(k: number): boolean {
     // the field on one side depends on the other side only; layer 0 is clamped
     return (k === this.upper ? this.lower : this.upper) === 0;

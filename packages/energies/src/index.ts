@@ -1,6 +1,8 @@
 export type { Activation } from './activations.js';
 export { ACTIVATIONS, activationByName, ernoultSigmoid, halfClip, hardSigmoid, logistic, sigmoid } from './activations.js';
 export { Bias } from './bias.js';
+export type { TermCheckOptions, TermCheckReport, TermCheckResult } from './check-term.js';
+export { checkTerm, TermCheckError } from './check-term.js';
 export type { ConvCouplingOptions } from './conv-coupling.js';
 export { ConvCoupling, convLayerShape } from './conv-coupling.js';
 export type { ConvGeometry } from './conv-ops.js';
@@ -15,3 +17,4 @@ export { maxPoolMask, NO_POOLING, POOL_KINDS, unpool } from './pooling.js';
 export { SelfTerm } from './self-term.js';
 export type { Term } from './term.js';
 export { TermCache } from './term.js';
+export { probeTermShapes } from './term-shapes.js';

@@ -3,6 +3,7 @@ import type { Activation } from './activations.js';
 import type { Cost } from './costs.js';
 import { SelfTerm } from './self-term.js';
 import { type Term, TermCache } from './term.js';
+import { probeTermShapes } from './term-shapes.js';
 
 /**
  * `hopfield`: E = Σ ½‖s_k‖² + Σ terms(ρ(s)), relaxed by gradient descent (Scellier & Bengio).
@@ -20,6 +21,13 @@ export interface EnergyNetworkSpec {
   terms: Term[];
   cost: Cost;
   form: NetworkForm;
+  /**
+   * The learning-rate group of each parameter (the trainer's per-layer rates): 1 … L, the free
+   * layer it feeds, or L + 1 for the cost's. Default: every parameter gets the highest layer its
+   * term touches, L + 1 for the cost's. A parameter left out has no group (withTerms keeps a
+   * model's groups, so the parameters of added terms have none until the trainer is told).
+   */
+  groups?: Record<string, number>;
 }
 
 /** Nudging: F = E + β·C(s_L, y). */
@@ -41,6 +49,8 @@ export class EnergyNetwork {
   readonly form: NetworkForm;
   readonly selfTerm: SelfTerm;
   readonly params: Params;
+  /** Learning-rate group of each parameter (EnergyNetworkSpec.groups): a parameter not listed has none. */
+  readonly groups: Readonly<Record<string, number>>;
   /** Number of free layers L. */
   readonly depth: number;
   private readonly termsOf: Term[][];
@@ -60,6 +70,7 @@ export class EnergyNetwork {
     this.selfTerm = new SelfTerm(spec.form === 'hopfield' ? 'quadratic' : 'legendre');
     this.termsOf = Array.from({ length: this.depth + 1 }, () => []);
     const params: Params = {};
+    const shapes = [spec.inputShape, ...spec.layerShapes];
     for (const term of spec.terms) {
       for (const k of term.layers) {
         if (!Number.isInteger(k) || k < 0 || k > this.depth) {
@@ -67,6 +78,10 @@ export class EnergyNetwork {
         }
         this.termsOf[k].push(term);
       }
+      // once, when the network is built: a term that does not fit fails here, not as a tfjs error
+      // (or a silently broadcast field) in the first relaxation
+      const misfit = term.shapeMismatch ? term.shapeMismatch(shapes) : probeTermShapes(term, shapes);
+      if (misfit) throw new ShapeError(`term ${term.name}: ${misfit}`);
       for (const [name, v] of Object.entries(term.params)) {
         if (params[name]) throw new ConfigError(`two terms own a parameter named "${name}"`);
         params[name] = v;
@@ -74,6 +89,7 @@ export class EnergyNetwork {
     }
     Object.assign(params, spec.cost.params);
     this.params = params;
+    this.groups = spec.groups ? checkGroups(spec.groups, params, this.depth) : defaultGroups(spec.terms, spec.cost, this.depth);
   }
 
   /** Activities ρ(s) of the free layers (primitive form: the states themselves). */
@@ -114,6 +130,22 @@ export class EnergyNetwork {
       bound.dispose();
     }
   }
+}
+
+/** Every parameter's group: the highest layer its term touches, L + 1 for the cost's. */
+function defaultGroups(terms: readonly Term[], cost: Cost, depth: number): Record<string, number> {
+  const groups: Record<string, number> = {};
+  for (const term of terms) for (const name of Object.keys(term.params)) groups[name] = Math.max(...term.layers);
+  for (const name of Object.keys(cost.params)) groups[name] = depth + 1;
+  return groups;
+}
+
+function checkGroups(groups: Record<string, number>, params: Params, depth: number): Record<string, number> {
+  for (const [name, g] of Object.entries(groups)) {
+    if (!Object.hasOwn(params, name)) throw new ConfigError(`groups names "${name}", which is not a parameter of the network`);
+    if (!Number.isInteger(g) || g < 1 || g > depth + 1) throw new ConfigError(`group of ${name} must be an integer in 1 … ${depth + 1}, got ${g}`);
+  }
+  return { ...groups };
 }
 
 /** A network bound to one batch's input: static fields and transposed weights are computed once. */

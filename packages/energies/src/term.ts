@@ -79,6 +79,12 @@ export interface Term {
    * (broadcastTo is ~20× slower than a broadcasting add on wasm).
    */
   compactField?(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor;
+  /**
+   * What of this term does not fit the layers' per-example shapes (`shapes[0]` is the input's), in
+   * words naming the layer and both shapes; undefined when it fits. Optional: EnergyNetwork probes
+   * a term without it once, on zero activities, when it is built (probeTermShapes).
+   */
+  shapeMismatch?(shapes: readonly (readonly number[])[]): string | undefined;
   /** True when the field on layer k depends only on parameters and the clamped input. */
   isStaticFor(k: number): boolean;
   /** ∂E_term/∂θ, averaged over the batch. */

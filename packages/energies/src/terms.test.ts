@@ -2,6 +2,7 @@ import { Rng, setupBackend, tf } from '@eqprop/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ernoultSigmoid, halfClip, hardSigmoid, sigmoid } from './activations.js';
 import { Bias } from './bias.js';
+import { checkTerm as checkTermReport } from './check-term.js';
 import { CrossEntropyReadout, MseCost } from './costs.js';
 import { DenseCoupling } from './dense-coupling.js';
 import { EnergyNetwork } from './network.js';
@@ -16,23 +17,20 @@ beforeAll(async () => {
 
 const variable = (shape: number[], seed: number) => tf.variable(tf.randomNormal(shape, 0, 0.5, 'float32', seed));
 
-/** Checks field on every touched layer and every parameter gradient of a term against tf.grad of its energy. */
+/**
+ * The exported checkTerm (fields and parameter gradients against tf.grad on its own random inputs
+ * and parameters, fast paths, shapes, leaks), then the term's gradients at `acts` for the
+ * closed-form checks below.
+ */
 function checkTerm(term: Term, acts: tf.Tensor[]) {
-  const cache = new TermCache();
-  const _batch = acts[0].shape[0];
-  for (const k of term.layers) {
-    // field = −∂(Σ_batch E)/∂a_k
-    const ref = tf.grad((a: tf.Tensor) => {
-      const all = acts.slice();
-      all[k] = a;
-      return tf.neg(tf.sum(term.energy(all)));
-    })(acts[k]);
-    expect(relError(term.field(acts, k, cache), ref)).toBeLessThan(1e-4);
-  }
-  const names = Object.keys(term.params);
+  expect(
+    checkTermReport(
+      term,
+      acts.map((a) => a.shape.slice(1)),
+    ).ok,
+  ).toBe(true);
   const grads = term.paramGrads(acts);
-  for (const name of names) expect(grads[name].shape).toEqual(term.params[name].shape);
-  cache.dispose();
+  for (const name of Object.keys(term.params)) expect(grads[name].shape).toEqual(term.params[name].shape);
   return grads;
 }
 

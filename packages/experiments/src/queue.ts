@@ -16,6 +16,13 @@ import { openRunsDb, type RunsDb } from './runs-db.js';
  * by pg-boss's supervision one timeout after the last beat.
  */
 export const TRAIN_QUEUE = 'eqprop-train';
+/** Sweep points: short tasks that return a result (no checkpoint; a lost one is computed again). */
+export const POINT_QUEUE = 'eqprop-point';
+
+/** What a job is: a training run (checkpointed, resumable) or a sweep point (a result row). */
+export type JobKind = 'train' | 'point';
+
+const QUEUES: Record<JobKind, string> = { train: TRAIN_QUEUE, point: POINT_QUEUE };
 
 /** Tries of a job (kills, lost databases) before pg-boss marks it failed. */
 export const DEFAULT_RETRY_LIMIT = 10;
@@ -42,6 +49,19 @@ export interface TrainJobData {
   /** The run folder's name, relative to the worker's runs folder. */
   runName: string;
 }
+
+/** What a point job carries: the task (opaque to the queue; the worker checks it). */
+export interface PointJobData {
+  key: string;
+  /** The point's id in the sweep that queued it (for progress lines). */
+  pointId: string;
+  task: unknown;
+}
+
+/** A job taken from the queue, now active for this worker. */
+export type FetchedJob =
+  | { kind: 'train'; id: string; data: TrainJobData; retryCount: number }
+  | { kind: 'point'; id: string; data: PointJobData; retryCount: number };
 
 export interface JobView {
   key: string;
@@ -108,10 +128,11 @@ export async function openQueue(url: string, opts: QueueOptions = {}): Promise<J
   boss.on('error', (e: Error) => opts.onError?.(redactText(String(e?.message ?? e).split('\n')[0], [secret])));
   try {
     await boss.start();
-    if (!(await boss.getQueue(TRAIN_QUEUE))) {
-      await boss.createQueue(TRAIN_QUEUE, { name: TRAIN_QUEUE, retryLimit: DEFAULT_RETRY_LIMIT, retryDelay: 0, retryBackoff: false }).catch(async (e) => {
+    for (const name of Object.values(QUEUES)) {
+      if (await boss.getQueue(name)) continue;
+      await boss.createQueue(name, { name, retryLimit: DEFAULT_RETRY_LIMIT, retryDelay: 0, retryBackoff: false }).catch(async (e) => {
         // two workers creating it at once: the other one won
-        if (!(await boss.getQueue(TRAIN_QUEUE))) throw e;
+        if (!(await boss.getQueue(name))) throw e;
       });
     }
   } catch (e) {
@@ -163,21 +184,68 @@ export class JobQueue {
     return out;
   }
 
+  /**
+   * Adds the sweep points whose task is not in the queue yet (a point's key is the hash of its
+   * task, so sweeps that share a task share its job); puts failed ones back on the queue.
+   * Idempotent: a second call adds nothing. One insert for all new jobs.
+   */
+  async enqueuePoints(points: PointJobData[], opts: { retryLimit?: number } = {}): Promise<EnqueueResult[]> {
+    const known = new Map((await this.status(points.map((p) => p.key))).map((v) => [v.key, v]));
+    const fresh = points.filter((p, i) => !known.has(p.key) && points.findIndex((q) => q.key === p.key) === i);
+    const failed = [...known.values()].filter((v) => v.status === 'failed');
+    if (fresh.length) {
+      await this.boss.insert(
+        fresh.map((p) => ({
+          id: keyUuid(p.key),
+          name: POINT_QUEUE,
+          data: p,
+          retryLimit: opts.retryLimit ?? DEFAULT_RETRY_LIMIT,
+          retryDelay: 0,
+          retryBackoff: false,
+        })),
+      );
+      await this.db.query(
+        "INSERT INTO queue_jobs (key, job_id, kind, config, run_name) SELECT k, j, 'point', c, n FROM unnest($1::text[], $2::uuid[], $3::jsonb[], $4::text[]) AS t (k, j, c, n) ON CONFLICT (key) DO NOTHING",
+        [fresh.map((p) => p.key), fresh.map((p) => keyUuid(p.key)), fresh.map((p) => JSON.stringify(p.task)), fresh.map((p) => p.pointId)],
+      );
+    }
+    if (failed.length) {
+      await this.boss.retry(
+        POINT_QUEUE,
+        failed.map((v) => v.jobId),
+      );
+      await this.db.query("UPDATE queue_jobs SET status = 'queued', worker = NULL, error = NULL, updated = now() WHERE key = ANY($1::text[])", [
+        failed.map((v) => v.key),
+      ]);
+    }
+    const after = new Map((await this.status(points.map((p) => p.key))).map((v) => [v.key, v]));
+    const freshKeys = new Set(fresh.map((p) => p.key));
+    return points.map((p) => ({ ...after.get(p.key)!, created: freshKeys.has(p.key) }));
+  }
+
   /** The jobs with these keys (in that order; unknown keys are left out). */
   async status(keys: string[]): Promise<JobView[]> {
+    // a job pg-boss put back (its worker stopped beating) reads as queued until a worker claims it
     const r = await this.db.query(
-      'SELECT key, job_id, seed, run_name, status, worker, run_id, error, checkpoint_epoch, checkpoint_batch FROM queue_jobs WHERE key = ANY($1::text[])',
+      `SELECT q.key, q.job_id, q.seed, q.run_name, q.worker, q.run_id, q.error, q.checkpoint_epoch, q.checkpoint_batch,
+         CASE WHEN q.status = 'running' AND j.state IN ('created', 'retry') THEN 'queued' ELSE q.status END AS status
+       FROM queue_jobs q LEFT JOIN pgboss.job j ON j.id = q.job_id WHERE q.key = ANY($1::text[])`,
       [keys],
     );
     const byKey = new Map(r.rows.map((row) => [row.key as string, toView(row)]));
     return keys.flatMap((k) => (byKey.has(k) ? [byKey.get(k)!] : []));
   }
 
-  /** The next train job, now active for this worker; undefined when none is waiting. */
-  async fetchTrain(): Promise<{ id: string; data: TrainJobData; retryCount: number } | undefined> {
-    const jobs = await this.boss.fetch<TrainJobData>(TRAIN_QUEUE, { batchSize: 1, includeMetadata: true });
-    const job = jobs?.[0] as PgBoss.JobWithMetadata<TrainJobData> | undefined;
-    return job && { id: job.id, data: job.data, retryCount: job.retryCount };
+  /** The next job (sweep points first: they are short), now active for this worker; undefined when none is waiting. */
+  async fetchNext(kinds: readonly JobKind[] = ['point', 'train']): Promise<FetchedJob | undefined> {
+    for (const kind of kinds) {
+      const jobs = await this.boss.fetch<TrainJobData | PointJobData>(QUEUES[kind], { batchSize: 1, includeMetadata: true });
+      const job = jobs?.[0] as PgBoss.JobWithMetadata<TrainJobData | PointJobData> | undefined;
+      if (job) return { kind, id: job.id, data: job.data, retryCount: job.retryCount } as FetchedJob;
+    }
+    // pg-boss's fetch answers "nothing" when the database is down: ask it, so that a worker knows
+    await this.db.query('SELECT 1');
+    return undefined;
   }
 
   /** Marks a job running on a worker (after a fetch); returns its row (run id, last checkpoint). */
@@ -193,28 +261,28 @@ export class JobQueue {
   }
 
   /** One heartbeat from the main thread (a worker's sidecar beats on its own connection). */
-  async heartbeat(jobId: string, seconds: number): Promise<boolean> {
-    const r = await this.db.query(HEARTBEAT_SQL, [TRAIN_QUEUE, jobId, seconds]);
+  async heartbeat(kind: JobKind, jobId: string, seconds: number): Promise<boolean> {
+    const r = await this.db.query(HEARTBEAT_SQL, [QUEUES[kind], jobId, seconds]);
     return r.rowCount === 1;
   }
 
-  async complete(jobId: string, key: string, worker: string, output: object): Promise<void> {
-    await this.boss.complete(TRAIN_QUEUE, jobId, output);
+  async complete(kind: JobKind, jobId: string, key: string, worker: string, output: object): Promise<void> {
+    await this.boss.complete(QUEUES[kind], jobId, output);
     await this.db.query("UPDATE queue_jobs SET status = 'done', updated = now() WHERE key = $1 AND worker = $2", [key, worker]);
   }
 
   /** Fails a job for good (a config that cannot run): no retry. */
-  async failForGood(jobId: string, key: string | undefined, message: string): Promise<void> {
-    await this.db.query("UPDATE pgboss.job SET retry_limit = retry_count WHERE name = $1 AND id = $2 AND state = 'active'", [TRAIN_QUEUE, jobId]);
-    await this.boss.fail(TRAIN_QUEUE, jobId, { message });
+  async failForGood(kind: JobKind, jobId: string, key: string | undefined, message: string): Promise<void> {
+    await this.db.query("UPDATE pgboss.job SET retry_limit = retry_count WHERE name = $1 AND id = $2 AND state = 'active'", [QUEUES[kind], jobId]);
+    await this.boss.fail(QUEUES[kind], jobId, { message });
     if (key) await this.db.query("UPDATE queue_jobs SET status = 'failed', error = $2, updated = now() WHERE key = $1", [key, message]);
   }
 
   /** Puts an active job back on the queue unfinished (a stopping worker), without using up a retry. */
-  async release(jobId: string, key: string, worker: string): Promise<void> {
+  async release(kind: JobKind, jobId: string, key: string, worker: string): Promise<void> {
     await this.db.query(
       "UPDATE pgboss.job SET state = 'retry', retry_limit = retry_limit + 1, start_after = now() WHERE name = $1 AND id = $2 AND state = 'active'",
-      [TRAIN_QUEUE, jobId],
+      [QUEUES[kind], jobId],
     );
     await this.db.query("UPDATE queue_jobs SET status = 'queued', worker = NULL, updated = now() WHERE key = $1 AND worker = $2", [key, worker]);
   }
@@ -241,6 +309,32 @@ export class JobQueue {
     });
   }
 
+  /** A point's stored result (a job completed by a worker that died before pg-boss heard of it), or undefined. */
+  async pointResult(key: string): Promise<{ result: unknown; worker: string } | undefined> {
+    const r = await this.db.query('SELECT result, worker FROM point_results WHERE job_key = $1', [key]);
+    return r.rows[0] as { result: unknown; worker: string } | undefined;
+  }
+
+  /**
+   * Stores a point's result and marks its job done, in one transaction, fenced: only the worker
+   * that holds the job stores it, and a point has one result row at most (its primary key).
+   * False when refused (the job is no longer this worker's).
+   */
+  async storePointResult(key: string, worker: string, result: unknown, seconds: number): Promise<boolean> {
+    return this.db.transaction(async (q) => {
+      const held = await q("SELECT 1 FROM queue_jobs WHERE key = $1 AND worker = $2 AND status = 'running' FOR UPDATE", [key, worker]);
+      if (held.rowCount !== 1) return false;
+      await q('INSERT INTO point_results (job_key, result, seconds, worker) VALUES ($1, $2::jsonb, $3, $4) ON CONFLICT (job_key) DO NOTHING', [
+        key,
+        JSON.stringify(result),
+        seconds,
+        worker,
+      ]);
+      await q("UPDATE queue_jobs SET status = 'done', updated = now() WHERE key = $1", [key]);
+      return true;
+    });
+  }
+
   async close(): Promise<void> {
     await this.boss.stop({ graceful: false, wait: true, timeout: 2000 }).catch(() => {});
     await this.db.close();
@@ -254,7 +348,7 @@ function toView(row: Record<string, unknown>): JobView {
     seed: row.seed as number | null,
     runName: row.run_name as string,
     status: row.status as JobStatus,
-    worker: row.worker as string | null,
+    worker: row.status === 'queued' ? null : (row.worker as string | null),
     runId: row.run_id === null ? null : Number(row.run_id),
     error: row.error as string | null,
     checkpointEpoch: row.checkpoint_epoch as number | null,

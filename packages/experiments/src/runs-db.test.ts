@@ -75,7 +75,7 @@ describe('runs database', () => {
       await c.query("UPDATE eqprop_schema SET version = 99, written_by = '@eqprop/experiments 9.0.0'");
       const e = await failure(openRunsDb(url));
       expect(e.name).toBe('DbSchemaError');
-      expect(e.message).toMatch(/has schema version 99 \(written by @eqprop\/experiments 9\.0\.0\), newer than this eqprop's 2: upgrade eqprop/);
+      expect(e.message).toMatch(/has schema version 99 \(written by @eqprop\/experiments 9\.0\.0\), newer than this eqprop's 3: upgrade eqprop/);
       expect(e.message).not.toContain('\n');
       expect(e.message).not.toContain(password);
     } finally {

@@ -4,7 +4,7 @@ import { DbAuthError, DbConnectionError, DbQueryError, DbSchemaError } from './e
 import { redactText, redactUrl, urlPassword } from './redact.js';
 
 /** The schema version this eqprop writes; a database at a higher version was written by a newer eqprop. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Migration `i` takes the schema from version i to i + 1. */
 const MIGRATIONS: readonly string[] = [
@@ -54,6 +54,30 @@ const MIGRATIONS: readonly string[] = [
      name text NOT NULL,
      data bytea NOT NULL,
      PRIMARY KEY (job_key, name)
+   );`,
+  // 2 → 3: sweeps through the queue: a sweep and its points (each point one job, shared by sweeps
+  // that hold the same task), and one result row per point job (its primary key: never two)
+  `CREATE TABLE sweeps (
+     id text PRIMARY KEY,
+     kind text NOT NULL,
+     name text,
+     spec jsonb NOT NULL,
+     point_count integer NOT NULL,
+     created timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE TABLE sweep_points (
+     sweep_id text NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+     point_id text NOT NULL,
+     position integer NOT NULL,
+     job_key text NOT NULL REFERENCES queue_jobs (key),
+     PRIMARY KEY (sweep_id, point_id)
+   );
+   CREATE TABLE point_results (
+     job_key text PRIMARY KEY REFERENCES queue_jobs (key) ON DELETE CASCADE,
+     result jsonb NOT NULL,
+     seconds double precision,
+     worker text NOT NULL,
+     finished timestamptz NOT NULL DEFAULT now()
    );`,
 ];
 
@@ -265,12 +289,26 @@ export class RunsDb {
     return this.secret;
   }
 
+  /**
+   * A client of the pool for several statements. pg emits a lost connection (a server restart) on
+   * a checked-out client as an 'error' event that would crash the process with no listener: the
+   * listener is added here and removed on release; the statement in flight still rejects.
+   */
   private async connect(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (e) {
       throw this.translate(e);
     }
+    const ignore = () => {};
+    client.on('error', ignore);
+    const release = client.release.bind(client);
+    client.release = (err?: Error | boolean) => {
+      client.removeListener('error', ignore);
+      return release(err);
+    };
+    return client;
   }
 
   /** One statement on the pool; errors come back as one redacted line. */

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { HEARTBEAT_SQL, STORE_CHECKPOINT_SQL, TRAIN_QUEUE } from './queue.js';
+import { HEARTBEAT_SQL, type JobKind, POINT_QUEUE, STORE_CHECKPOINT_SQL, TRAIN_QUEUE } from './queue.js';
 
 /**
  * A worker's companion thread for the job it runs: beats the job's heartbeat and copies each new
@@ -18,7 +18,10 @@ export interface SidecarOptions {
   jobId: string;
   key: string;
   worker: string;
-  runDir: string;
+  /** Default `train`; a point job has no run folder and only beats. */
+  kind?: JobKind;
+  /** The run folder whose checkpoints are copied; none: heartbeat only. */
+  runDir?: string;
   heartbeatSeconds: number;
   /** The seq of the checkpoint already stored (restored from the database), 0 for none. */
   startSeq: number;
@@ -60,6 +63,7 @@ async function beat() {
 }
 
 function readCheckpoint() {
+  if (!W.runDir) return undefined;
   let raw;
   try { raw = fs.readFileSync(path.join(W.runDir, 'checkpoint.json')); } catch { return undefined; }
   let ck;
@@ -83,11 +87,14 @@ function readCheckpoint() {
 
 let busy = Promise.resolve();
 function store() {
-  busy = busy.then(async () => {
+  busy = busy.catch(() => {}).then(async () => {
     if (lost) return;
     const ck = readCheckpoint();
     if (!ck) return;
-    const client = await pool.connect();
+    let client;
+    try { client = await pool.connect(); } catch (e) { warn(e); return; } // down: the next poll tries again
+    const ignore = () => {}; // a lost connection rejects the statement in flight; unheard, its event would end the thread
+    client.on('error', ignore);
     try {
       await client.query('BEGIN');
       const r = await client.query(W.storeSql, [W.key, W.worker, ck.seq, ck.epoch, ck.batch]);
@@ -101,6 +108,7 @@ function store() {
       await client.query('ROLLBACK').catch(() => {});
       warn(e);
     } finally {
+      client.removeListener('error', ignore);
       client.release();
     }
   });
@@ -135,7 +143,7 @@ export function startSidecar(opts: SidecarOptions): Sidecar {
     workerData: {
       ...opts,
       pgPath,
-      queue: TRAIN_QUEUE,
+      queue: opts.kind === 'point' ? POINT_QUEUE : TRAIN_QUEUE,
       heartbeatSql: HEARTBEAT_SQL,
       storeSql: STORE_CHECKPOINT_SQL,
       extraFiles: opts.extraFiles ?? [],

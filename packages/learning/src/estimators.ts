@@ -1,95 +1,65 @@
-import { ConfigError, type Grads, type Reads, type Rng, runSync, type State, tf } from '@eqprop/core';
-import type { BoundNetwork } from '@eqprop/energies';
-import type { Relaxation, RelaxOptions, Solver } from '@eqprop/solvers';
+import type { Reads, Rng } from '@eqprop/core';
+import type { EnergyNetwork } from '@eqprop/energies';
+import type { Relaxation, Solver } from '@eqprop/solvers';
+import type { Estimate, EstimateRequest, Estimator, EstimatorDraw } from './estimators/estimator.js';
+import { createEstimator } from './estimators/registry.js';
 
+export { checkHolomorphic, complexLogistic, complexRelaxReads } from './estimators/complex-fixed-point.js';
+export type { Estimate, EstimateRequest, Estimator, EstimatorDraw } from './estimators/estimator.js';
+export { BaseEstimator, costParamGrads, disposeRelaxation, nudgeReads } from './estimators/estimator.js';
+export { FivePhaseEstimator } from './estimators/five-phase.js';
+export type { HolomorphicOptions } from './estimators/holomorphic.js';
+export { HolomorphicEstimator } from './estimators/holomorphic.js';
+export { OneSidedEstimator } from './estimators/one-sided.js';
+export { RandomSignEstimator } from './estimators/random-sign.js';
+export type { EstimatorFactory, EstimatorOptions } from './estimators/registry.js';
+export { checkEstimatorName, createEstimator, estimatorNames, isEstimatorName, registerEstimator } from './estimators/registry.js';
+export { SymmetricEstimator } from './estimators/symmetric.js';
+
+/** The three estimators of the seed papers. Every registered name: `estimatorNames()`. */
 export const ESTIMATORS = ['one-sided', 'symmetric', 'random-sign'] as const;
-export type EstimatorKind = (typeof ESTIMATORS)[number];
-
-export interface EstimateRequest {
-  bound: BoundNetwork;
-  y: tf.Tensor;
-  solver: Solver;
-  /** Start of the free phase (zeros or persistent particles). */
-  init: State;
-  free: Omit<RelaxOptions, 'nudge'>;
-  nudged: Omit<RelaxOptions, 'nudge'>;
-}
-
-export interface Estimate {
-  /** Estimate of ∂L/∂θ for every parameter (energy and cost parameters). */
-  grads: Grads;
-  free: Relaxation;
-  nudged: Relaxation[];
-  /** The β actually used (signed for random-sign). */
-  beta: number;
-}
+/** An estimator's registry name (`one-sided`, `holomorphic-4`, a user-registered one …). */
+export type EstimatorKind = string;
 
 /**
- * Equilibrium Propagation's gradient estimators, all finite differences of ∂E/∂θ between
- * equilibria (DESIGN.md): one-sided (bias O(β)), symmetric ±β (bias O(β²), Laborieux et al.
- * 2021), random-sign (one-sided with a random ±β per batch, Scellier & Bengio 2017).
- * Parameters of the cost (a CE readout) get ∂C/∂θ at the free equilibrium.
+ * @deprecated use `createEstimator(name, { beta, rng })`, which returns the `Estimator` contract.
+ * Kept for code written against the class of three kinds: the same estimators by name.
  */
-export class EpEstimator {
+export class EpEstimator implements Estimator {
+  private readonly impl: Estimator;
   constructor(
     readonly kind: EstimatorKind,
-    readonly beta: number,
-    private readonly rng?: Rng,
+    beta: number,
+    rng?: Rng,
   ) {
-    if (!ESTIMATORS.includes(kind)) throw new ConfigError(`unknown estimator "${kind}": expected one of ${ESTIMATORS.join(', ')}`);
-    if (!(beta > 0) || !Number.isFinite(beta)) throw new ConfigError(`β must be a positive number, got ${beta}`);
-    if (kind === 'random-sign' && !rng) throw new ConfigError('the random-sign estimator needs an Rng');
+    this.impl = createEstimator(kind, { beta, rng });
   }
-
-  /** The β of the next estimate: signed for random-sign (one draw from the Rng). */
+  get name(): string {
+    return this.impl.name;
+  }
+  get beta(): number {
+    return this.impl.beta;
+  }
+  draw(): EstimatorDraw {
+    return this.impl.draw();
+  }
+  /** The signed β of the next estimate. */
   drawBeta(): number {
-    return this.kind === 'random-sign' ? this.beta * this.rng!.sign() : this.beta;
+    return this.impl.draw() as number;
   }
-
-  /** Runs the free phase, then the nudged phase(s) from the free state (synchronous reads). */
-  estimate(req: EstimateRequest, beta = this.drawBeta()): Estimate {
-    return runSync(this.estimateReads(req, beta));
+  check(net: EnergyNetwork, solver: Solver): void {
+    this.impl.check?.(net, solver);
   }
-
-  /** `estimate` as a Reads program (run it with runAsync where reads are asynchronous). */
-  *estimateReads(req: EstimateRequest, beta = this.drawBeta()): Reads<Estimate> {
-    const free = yield* req.solver.relaxReads(req.bound, req.init, req.free);
-    return yield* this.estimateFromReads(req, free, beta);
+  estimate(req: EstimateRequest, draw: EstimatorDraw = this.draw()): Estimate {
+    return this.impl.estimate(req, draw);
   }
-
-  /**
-   * Nudged phase(s) and the estimate, given a free relaxation (which stays owned by the caller).
-   * `beta` is signed for random-sign; data-parallel workers receive the one the leader drew.
-   */
-  estimateFrom(req: EstimateRequest, free: Relaxation, beta = this.drawBeta()): Estimate {
-    return runSync(this.estimateFromReads(req, free, beta));
+  estimateReads(req: EstimateRequest, draw: EstimatorDraw = this.draw()): Reads<Estimate> {
+    return this.impl.estimateReads(req, draw);
   }
-
-  /** `estimateFrom` as a Reads program. */
-  *estimateFromReads(req: EstimateRequest, free: Relaxation, beta = this.drawBeta()): Reads<Estimate> {
-    const { bound, y, solver } = req;
-    const nudge = (b: number) => solver.relaxReads(bound, free.state, { ...req.nudged, nudge: { beta: b, y } });
-    let nudged: Relaxation[];
-    let grads: Grads;
-    if (this.kind === 'symmetric') {
-      nudged = [yield* nudge(beta), yield* nudge(-beta)];
-      grads = bound.paramGradsDiff(nudged[0].state, nudged[1].state, 1 / (2 * beta));
-    } else {
-      nudged = [yield* nudge(beta)];
-      grads = bound.paramGradsDiff(nudged[0].state, free.state, 1 / beta);
-    }
-    Object.assign(grads, costParamGrads(bound, free.state, y));
-    return { grads, free, nudged, beta };
+  estimateFrom(req: EstimateRequest, free: Relaxation, draw: EstimatorDraw = this.draw()): Estimate {
+    return this.impl.estimateFrom(req, free, draw);
   }
-}
-
-/** ∂C/∂θ of the cost's own parameters at a state (empty for MSE). */
-export function costParamGrads(bound: BoundNetwork, state: State, y: tf.Tensor): Grads {
-  const net = bound.net;
-  if (Object.keys(net.cost.params).length === 0) return {};
-  return tf.tidy(() => net.cost.paramGrads(net.activity(net.depth, state[state.length - 1]), y));
-}
-
-export function disposeRelaxation(r: Relaxation): void {
-  for (const s of r.state) s.dispose();
+  estimateFromReads(req: EstimateRequest, free: Relaxation, draw: EstimatorDraw = this.draw()): Reads<Estimate> {
+    return this.impl.estimateFromReads(req, free, draw);
+  }
 }

@@ -7,10 +7,22 @@ export interface OptimizerConfig {
   kind: OptimizerKind;
   /** One learning rate per parameter group (layer 1 … L, then the readout), or a single rate for all. */
   lrs: number[];
+  /**
+   * Rates by parameter name, overriding `lrs` for those parameters. With one rate per layer, a
+   * parameter in no group (EnergyNetwork.groups: say, of a term added by withTerms) must be named
+   * here, or the optimizer refuses to start.
+   */
+  lrByParam?: Record<string, number>;
   momentum?: number;
   weightDecay?: number;
   adamBetas?: [number, number];
   adamEps?: number;
+}
+
+/** The optimizer's state as plain data: its step count and its slots (momentum, Adam's moments) by parameter. */
+export interface OptimizerState {
+  t: number;
+  slots: Record<string, SerializedTensor[]>;
 }
 
 /**
@@ -32,6 +44,20 @@ export class Optimizer {
       throw new ConfigError(`got ${config.lrs.length} learning rates for ${groups} layers: give one per layer (input to output) or a single rate`);
     }
     for (const lr of config.lrs) if (!(lr >= 0) || !Number.isFinite(lr)) throw new ConfigError(`learning rates must be ≥ 0, got ${lr}`);
+    for (const [name, lr] of Object.entries(config.lrByParam ?? {})) {
+      if (!Object.hasOwn(params, name))
+        throw new ConfigError(`lrByParam names "${name}", which is not a parameter: the parameters are ${Object.keys(params).join(', ')}`);
+      if (!(lr >= 0) || !Number.isFinite(lr)) throw new ConfigError(`the learning rate of ${name} (lrByParam) must be ≥ 0, got ${lr}`);
+    }
+    if (config.lrs.length > 1) {
+      for (const name of Object.keys(params)) {
+        if (groupOf[name] === undefined && !Object.hasOwn(config.lrByParam ?? {}, name)) {
+          throw new ConfigError(
+            `parameter ${name} is in no learning-rate group of the ${config.lrs.length} per-layer rates: give its rate in optimizer.lrByParam ({ ${name}: … }) or a single rate for all`,
+          );
+        }
+      }
+    }
     const nSlots = config.kind === 'sgd' ? 0 : config.kind === 'momentum' ? 1 : 2;
     for (const [name, p] of Object.entries(params)) {
       this.slots[name] = Array.from({ length: nSlots }, () => {
@@ -44,7 +70,8 @@ export class Optimizer {
   }
 
   lrOf(name: string, scale = 1): number {
-    const lrs = this.config.lrs;
+    const { lrs, lrByParam } = this.config;
+    if (lrByParam && Object.hasOwn(lrByParam, name)) return lrByParam[name] * scale;
     return (lrs.length === 1 ? lrs[0] : lrs[this.groupOf[name] - 1]) * scale;
   }
 
@@ -83,12 +110,12 @@ export class Optimizer {
     return Object.values(this.slots).flat();
   }
 
-  getState(): { t: number; slots: Record<string, SerializedTensor[]> } {
+  getState(): OptimizerState {
     return { t: this.t, slots: Object.fromEntries(Object.entries(this.slots).map(([k, v]) => [k, v.map(serializeTensor)])) };
   }
 
   /** Restores getState's output; checks all of it first (a DataFormatError leaves the optimizer as it was). */
-  setState(state: { t: number; slots: Record<string, SerializedTensor[]> }): void {
+  setState(state: OptimizerState): void {
     const slots = state?.slots;
     if (!Number.isSafeInteger(state?.t) || state.t < 0 || typeof slots !== 'object' || slots === null) {
       throw new DataFormatError('saved optimizer state needs a step count t ≥ 0 and slots');

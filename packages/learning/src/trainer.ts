@@ -14,9 +14,10 @@ import {
 } from '@eqprop/core';
 import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
 import { FixedPoint, type FixedPointSchedule, GradientDescent, type NudgePlacement, type Relaxation, type RelaxOptions, type Solver } from '@eqprop/solvers';
-import { disposeRelaxation, EpEstimator, type EstimatorKind } from './estimators.js';
+import { createEstimator, disposeRelaxation, type Estimator, type EstimatorDraw, type EstimatorKind } from './estimators.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import { ParticleStore } from './particles.js';
+import { restoreTrainerState, type TrainerState, trainerState, trainerStateAsync } from './trainer-state.js';
 
 /** Fixed point: `stepSize` is ε of the damped iteration s ← (1−ε)s + ε·σ(…) (default 1), `nudge` inside σ (default) or outside. */
 export type SolverConfig =
@@ -43,8 +44,11 @@ export interface TrainerConfig {
   predictStops?: boolean;
   /** Free-phase steps at evaluation (default: freeSteps; from zero state). */
   evalSteps?: number;
+  /** A registered estimator's name (estimatorNames(): one-sided, symmetric, random-sign, five-phase, holomorphic-N, …). */
   estimator: EstimatorKind;
   beta: number;
+  /** The estimator's own options (holomorphic: `points`, `divergenceTol`). */
+  estimatorOptions?: Record<string, unknown>;
   optimizer: OptimizerConfig;
   /** Warm-start each example's free phase from its last equilibrium. */
   persistent: boolean;
@@ -99,18 +103,18 @@ export function makeSolver(config: SolverConfig): Solver {
   throw new ConfigError(`unknown solver "${(config as { kind: string }).kind}": expected gradient-descent or fixed-point`);
 }
 
-/** The parameter groups for per-layer learning rates: the layer a parameter feeds, L+1 for the cost. */
+/**
+ * The parameter groups of per-layer learning rates: the network's (EnergyNetwork.groups: the layer a
+ * parameter feeds, L+1 for the cost). A parameter with no group needs `optimizer.lrByParam`.
+ */
 export function parameterGroups(net: EnergyNetwork): Record<string, number> {
-  const groups: Record<string, number> = {};
-  for (const term of net.terms) for (const name of Object.keys(term.params)) groups[name] = Math.max(...term.layers);
-  for (const name of Object.keys(net.cost.params)) groups[name] = net.depth + 1;
-  return groups;
+  return { ...net.groups };
 }
 
 /** One EP training step per batch: free phase, nudged phase(s), estimate, optimizer step. */
 export class Trainer {
   readonly solver: Solver;
-  readonly estimator: EpEstimator;
+  readonly estimator: Estimator;
   readonly optimizer: Optimizer;
   readonly particles?: ParticleStore;
   /** Persistent test particles (persistentEval): pass them to evaluate() for the test set. */
@@ -130,7 +134,8 @@ export class Trainer {
     if (config.tolPerExample && config.tol === undefined) throw new ConfigError('a per-example tolerance (tolPerExample, --tol-per-example) needs tol');
     this.rng = new Rng(opts.seed);
     this.solver = makeSolver(config.solver);
-    this.estimator = new EpEstimator(config.estimator, config.beta, this.rng);
+    this.estimator = createEstimator(config.estimator, { ...config.estimatorOptions, beta: config.beta, rng: this.rng });
+    this.estimator.check?.(net, this.solver);
     this.optimizer = new Optimizer(config.optimizer, net.params, parameterGroups(net));
     if (config.persistent) {
       if (!opts.trainCount) throw new ConfigError('persistent particles need the training set size');
@@ -155,23 +160,23 @@ export class Trainer {
 
   /** `trainBatch` as a Reads program. */
   *trainBatchReads(batch: Batch, lrScale = 1): Reads<BatchResult> {
-    const { grads, result } = yield* this.computeGradsReads(batch, this.estimator.drawBeta());
+    const { grads, result } = yield* this.computeGradsReads(batch, this.estimator.draw());
     this.optimizer.step(grads, lrScale);
     disposeGrads(grads);
     return result;
   }
 
   /**
-   * Free and nudged phases of one batch (or one worker's share of it) with a given signed β:
+   * Free and nudged phases of one batch (or one worker's share of it) with a given draw (the signed β):
    * the mean EP gradient over the batch, its loss and errors. Updates persistent particles
    * unless `init` is given (the data-parallel leader keeps the particles then).
    */
-  computeGrads(batch: Batch, beta: number, init?: State): GradsOfBatch {
-    return runSync(this.computeGradsReads(batch, beta, init));
+  computeGrads(batch: Batch, draw: EstimatorDraw, init?: State): GradsOfBatch {
+    return runSync(this.computeGradsReads(batch, draw, init));
   }
 
   /** `computeGrads` as a Reads program: what a trainer with another gradient source overrides. */
-  *computeGradsReads(batch: Batch, beta: number, init?: State): Reads<GradsOfBatch> {
+  *computeGradsReads(batch: Batch, draw: EstimatorDraw, init?: State): Reads<GradsOfBatch> {
     const bound = this.net.bind(batch.x);
     const start = init ?? (this.particles ? this.particles.gather(batch.indices) : this.net.zeroState(batch.labels.length));
     try {
@@ -184,7 +189,7 @@ export class Trainer {
           free: { maxSteps: this.config.freeSteps, ...this.tolerance() },
           nudged: { maxSteps: this.config.nudgedSteps, ...this.tolerance() },
         },
-        beta,
+        draw,
       );
       let result: BatchResult;
       try {
@@ -325,6 +330,24 @@ export class Trainer {
   /** The stopping rule of every phase: tol, per example or for the batch. */
   private tolerance(): Pick<RelaxOptions, 'tol' | 'perExample' | 'predictStops'> {
     return { tol: this.config.tol, perExample: this.config.tolPerExample, predictStops: this.config.predictStops };
+  }
+
+  /**
+   * The trainer's whole state as plain data, for people's own checkpoints: parameters, optimizer
+   * (step count and slots), RNG, persistent particles (TrainerState). Synchronous reads.
+   */
+  getState(): TrainerState {
+    return trainerState(this);
+  }
+
+  /** `getState` on any backend (asynchronous reads where the backend's are: WebGPU in Node). */
+  getStateAsync(): Promise<TrainerState> {
+    return trainerStateAsync(this);
+  }
+
+  /** Restores getState's output into this trainer (same model and config), all of it checked before any is written. */
+  setState(state: TrainerState): void {
+    restoreTrainerState(this, state);
   }
 
   /**

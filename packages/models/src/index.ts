@@ -5,6 +5,7 @@ export { initBias, initWeight } from './init.js';
 export type { MlpConfig } from './mlp.js';
 export { layeredMlp } from './mlp.js';
 export type { SavedParams } from './params-io.js';
-export { cloneParams, loadParams, saveParams } from './params-io.js';
+export { cloneParams, deserializeParams, loadParams, paramsToArrays, saveParams, setParamsFromArrays } from './params-io.js';
 export type { ArchitectureBuilder, ModelConfig } from './registry.js';
 export { buildModel, registerArchitecture } from './registry.js';
+export { withTerms } from './with-terms.js';

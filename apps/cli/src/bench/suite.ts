@@ -12,8 +12,10 @@ import { RunDir } from '../run-dir.js';
 import { createSession, trainRun } from '../training-run.js';
 import { acceleratorCases } from './accelerator-cases.js';
 import { floorCase } from './floor-case.js';
+import { kernelsEpochCase, kernelsFloorCase } from './kernels-case.js';
 import { matmulRate, medianMs, samplePeakMemory } from './measure.js';
 import { parallelCase } from './parallel-case.js';
+import { queueCase } from './queue-case.js';
 import { transposeCase } from './transpose-case.js';
 
 export interface BenchResult {
@@ -169,8 +171,12 @@ export function defaultSuite(): BenchCase[] {
   // halving the batch barely shortens it; at 500 the same network is compute-bound
   cases.push(parallelCase('laborieux2021-mlp'), parallelCase('scellier2017-1h'), parallelCase('laborieux2021-mlp', 12, 2, 500));
   cases.push(parallelCase('ernoult2019-conv', 3, 1));
+  // the job queue's own cost: 1000 tiny sweep points on 4 worker processes (a scratch embedded Postgres)
+  cases.push(queueCase(1000, 4));
   // what an epoch of the MLP costs with no relaxation at all: projection, weight gradients, optimizer
   cases.push(floorCase('laborieux2021-mlp'));
+  // the same with the tfjs optimizer and the fused one (@eqprop/kernels), batch by batch in turn
+  cases.push(kernelsFloorCase('laborieux2021-mlp'));
   for (const preset of ['laborieux2021-mlp', 'scellier2017-1h', 'ernoult2019-p1h']) {
     if (presetNames().includes(preset)) cases.push(epochCase(preset));
   }
@@ -178,6 +184,9 @@ export function defaultSuite(): BenchCase[] {
   const alternating = { kind: 'fixed-point', schedule: 'alternating' } as const;
   cases.push(epochCase('laborieux2021-mlp', { solver: alternating, tol: 1e-4 }, 'alternating-tol1e-4'));
   cases.push(epochCase('ernoult2019-p1h', { solver: alternating, freeSteps: 100, tol: 1e-4 }, 'alternating-tol1e-4'));
+  // --kernels tfjs against auto (the fused relaxation and optimizer step where they apply), in one run
+  for (const preset of ['laborieux2021-mlp', 'scellier2017-1h', 'ernoult2019-p1h']) cases.push(kernelsEpochCase(preset));
+  cases.push(kernelsEpochCase('laborieux2021-mlp', { solver: alternating, tol: 1e-4 }, 'alternating-tol1e-4'));
   // the papers' GPU batch sizes, meant for --backend webgpu (--only accel)
   cases.push(...acceleratorCases());
   return cases;

@@ -62,6 +62,17 @@ describe('other trainer flags', () => {
   });
 });
 
+describe('--kernels', () => {
+  it('chooses the fused path, tfjs ops or auto, and names a bad value with its flag', () => {
+    expect(resolveConfig({ preset: 'laborieux2021-mlp', kernels: 'fused' }).kernels).toBe('fused');
+    expect(resolveConfig({ preset: 'laborieux2021-mlp', kernels: 'auto' }).kernels).toBe('auto');
+    expect(resolveConfig({ preset: 'laborieux2021-mlp' }).kernels).toBeUndefined();
+    expect(() => resolveConfig({ preset: 'laborieux2021-mlp', kernels: 'simd' })).toThrow(
+      /"kernels" \(--kernels\): expected one of fused, tfjs, auto, got "simd"/,
+    );
+  });
+});
+
 describe('negative numbers on the command line', () => {
   // every flag that takes a number; `--layers` is checked with the model (its sizes together)
   const NUMERIC = [
@@ -100,6 +111,8 @@ describe('negative numbers on the command line', () => {
     'algorithm',
     'db',
     'seeds',
+    'kernels',
+    'points',
   ];
 
   it('every flag that takes a value is classified here (a new one must be added to a list)', () => {
@@ -125,6 +138,14 @@ describe('negative numbers on the command line', () => {
       message = (e as Error).message;
     }
     expect(message).toMatch(new RegExp(`^config field "[\\w.]+" \\(--${flag}\\): .*must be (≥|>) 0.*, got -1$`));
+  });
+
+  it("--points names holomorphic EP's option and what it accepts", () => {
+    const holo = ['--preset', 'ernoult2019-p1h', '--estimator', 'holomorphic'];
+    expect(resolveConfig(parseFlags([...holo, '--points', '4'], TRAIN_OPTIONS)).trainer.estimatorOptions).toEqual({ points: 4 });
+    expect(() => resolveConfig(parseFlags([...holo, '--points', '1'], TRAIN_OPTIONS))).toThrow(
+      /^config field "trainer\.estimatorOptions\.points" \(--points\): .*2.*, got 1$/,
+    );
   });
 
   it('say what a learning rate and β accept', () => {

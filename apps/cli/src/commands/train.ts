@@ -15,7 +15,8 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --resume DIR           continue a run from its last checkpoint
   --epochs N  --batch-size N  --seed N  --backend wasm|webgpu|auto|cpu|tensorflow
   --layers 784,500,10    layer sizes (input … output)
-  --beta B  --estimator one-sided|symmetric|random-sign
+  --beta B  --estimator one-sided|symmetric|random-sign|five-phase|holomorphic-N (or one a plugin registered)
+  --points N             holomorphic EP: nudges on the circle (N ≥ 2; holomorphic-N sets it too)
   --lr A,B,…             learning rates, one per layer (input to output) or one for all
   --optimizer sgd|momentum|adam  --lr-schedule constant|cosine
   --free-steps T  --nudged-steps K  --eval-steps N
@@ -35,6 +36,9 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
                          epoch; the summary gives the test error at the epoch of lowest validation
                          error and best-params.json holds that epoch's parameters
   --algorithm ep|bptt    EP (default) or BPTT through the same dynamics, from the same weights
+  --kernels fused|tfjs|auto   relaxation and optimizer step as tfjs ops (default), as the fused CPU
+                         kernels of @eqprop/kernels (fixed-point dense networks; Adam, SGD, momentum),
+                         or auto: fused where they apply, tfjs ops elsewhere
   --workers N            data-parallel replicas in worker threads, main thread included
                          (default: one per core for a convnet, ≥ 5 examples each; 1 for an MLP)
   --checkpoint-every S   seconds between mid-epoch checkpoints (default 60)
@@ -56,9 +60,11 @@ export const TRAIN_OPTIONS = {
   'batch-size': { type: 'string' },
   seed: { type: 'string' },
   backend: { type: 'string' },
+  kernels: { type: 'string' },
   layers: { type: 'string' },
   beta: { type: 'string' },
   estimator: { type: 'string' },
+  points: { type: 'string' },
   lr: { type: 'string' },
   optimizer: { type: 'string' },
   'lr-schedule': { type: 'string' },
@@ -102,6 +108,7 @@ const FLAG_FIELDS: Record<string, string> = {
   'checkpoint-every-batches': 'checkpointEveryBatches',
   algorithm: 'algorithm',
   workers: 'workers',
+  kernels: 'kernels',
   'lr-schedule': 'lrSchedule',
   layers: 'model.sizes',
   'data-dir': 'data.dataDir',
@@ -110,6 +117,7 @@ const FLAG_FIELDS: Record<string, string> = {
   validation: 'data.validation',
   beta: 'trainer.beta',
   estimator: 'trainer.estimator',
+  points: 'trainer.estimatorOptions.points',
   'free-steps': 'trainer.freeSteps',
   'nudged-steps': 'trainer.nudgedSteps',
   'eval-steps': 'trainer.evalSteps',
@@ -151,11 +159,13 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
     checkpointEveryBatches: n('checkpoint-every-batches'),
     algorithm: flags.algorithm,
     workers: n('workers'),
+    kernels: flags.kernels,
     model: flags.layers !== undefined ? { sizes: listFlag('layers', flags.layers) } : undefined,
     data: { dataDir: flags['data-dir'], trainLimit: n('train-limit'), testLimit: n('test-limit'), validation: n('validation') },
     trainer: {
       beta: n('beta'),
       estimator: flags.estimator,
+      estimatorOptions: flags.points !== undefined ? { points: n('points') } : undefined,
       freeSteps: n('free-steps'),
       nudgedSteps: n('nudged-steps'),
       evalSteps: n('eval-steps'),

@@ -1,4 +1,4 @@
-// The job queue end to end through the built CLI, on a real embedded Postgres: a 2-seed × 2-epoch
+// The job queue end to end through the built CLI, on a real embedded Postgres: a 3-seed × 2-epoch
 // study queued with `eqprop train --seeds`, run by 2 `eqprop worker` processes, one SIGKILLed
 // once its job's first-epoch checkpoint is in the database; the other takes the job over after the
 // heartbeat timeout, resumes it from that checkpoint and ends bitwise where an uninterrupted run ends.
@@ -63,7 +63,7 @@ describe('eqprop worker: the job queue on the runs database', () => {
     password = new URL(url).password;
     db = await openRunsDb(url);
     // the reference: uninterrupted local runs
-    for (const seed of [1, 2, 3]) expect(cli(['train', ...STUDY, '--seed', String(seed), '--out', join(parent, `ref-${seed}`)]).code).toBe(0);
+    for (const seed of [1, 2, 3, 4]) expect(cli(['train', ...STUDY, '--seed', String(seed), '--out', join(parent, `ref-${seed}`)]).code).toBe(0);
   }, 90_000);
   const refDir = (seed: number) => join(parent, `ref-${seed}`, readdirSync(join(parent, `ref-${seed}`))[0]);
   afterAll(async () => {
@@ -135,15 +135,15 @@ describe('eqprop worker: the job queue on the runs database', () => {
     await db.query('DELETE FROM queue_jobs');
   });
 
-  it('2 seeds × 2 epochs on 2 workers, one SIGKILLed after its first epoch: each run once, bitwise', { timeout: 150_000 }, async () => {
-    const q1 = cli(['train', ...STUDY, '--db', url, '--seeds', '1,2']);
+  it('3 seeds × 2 epochs on 2 workers, one SIGKILLed after its first epoch: each run once, bitwise', { timeout: 150_000 }, async () => {
+    const q1 = cli(['train', ...STUDY, '--db', url, '--seeds', '1,2,3']);
     expect(q1.stderr).toBe('');
-    expect(q1.stdout).toMatch(/^seed 1: job [0-9a-f-]{36} queued\nseed 2: job [0-9a-f-]{36} queued\n2 of 2 job\(s\) queued/);
+    expect(q1.stdout).toMatch(/^seed 1: job [0-9a-f-]{36} queued\nseed 2: job [0-9a-f-]{36} queued\nseed 3: job [0-9a-f-]{36} queued\n3 of 3 job\(s\) queued/);
     // idempotent: nothing new
-    const q2 = cli(['train', ...STUDY, '--db', url, '--seeds', '1,2']);
-    expect(q2.stdout).toMatch(/seed 1: job .* already in the queue \(queued\)\nseed 2: .*\n0 of 2 job\(s\) queued/);
+    const q2 = cli(['train', ...STUDY, '--db', url, '--seeds', '1,2,3']);
+    expect(q2.stdout).toMatch(/seed 1: job .* already in the queue \(queued\)\nseed 2: .*\nseed 3: .*\n0 of 3 job\(s\) queued/);
 
-    const wait = start(['train', ...STUDY, '--db', url, '--seeds', '1,2', '--wait']);
+    const wait = start(['train', ...STUDY, '--db', url, '--seeds', '1,2,3', '--wait']);
     const w1 = start(['worker', '--db', url, '--dir', join(parent, 'wa'), '--heartbeat', '2', '--idle-exit', '12']);
     const w2 = start(['worker', '--db', url, '--dir', join(parent, 'wb'), '--heartbeat', '2', '--idle-exit', '12']);
     // SIGKILL the first worker whose job has a stored checkpoint of its first epoch (or a later mid-epoch one)
@@ -168,7 +168,7 @@ describe('eqprop worker: the job queue on the runs database', () => {
     expect(b.out).toMatch(new RegExp(`job [0-9a-f]{8}: resuming .* at epoch 2, batch ${killedAt!.batch}/60`));
     const w = await wait.exit;
     expect(w.code, wait.out).toBe(0);
-    expect(wait.out).toMatch(/all 2 job\(s\) done: runs \d+, \d+/);
+    expect(wait.out).toMatch(/all 3 job\(s\) done: runs \d+, \d+, \d+/);
     for (const out of [a!.out, b.out, wait.out, q1.stdout, q2.stdout]) expect(out).not.toContain(password);
 
     // each job done, recorded once (one run row of 2 epochs), pg-boss: completed after one retry for the killed one
@@ -176,6 +176,7 @@ describe('eqprop worker: the job queue on the runs database', () => {
     expect(jobs.rows.map((r) => [r.seed, r.status])).toEqual([
       [1, 'done'],
       [2, 'done'],
+      [3, 'done'],
     ]);
     const runs = await db.query(
       "SELECT id, status, (SELECT count(*)::int FROM epochs e WHERE e.run_id = r.id) AS epochs FROM runs r WHERE r.config->>'preset' = 'scellier2017-1h'",
@@ -183,9 +184,11 @@ describe('eqprop worker: the job queue on the runs database', () => {
     expect(runs.rows.map((r) => [r.status, r.epochs])).toEqual([
       ['done', 2],
       ['done', 2],
+      ['done', 2],
     ]);
     const boss = await db.query("SELECT state, retry_count FROM pgboss.job WHERE name = 'eqprop-train' ORDER BY retry_count");
     expect(boss.rows).toEqual([
+      { state: 'completed', retry_count: 0 },
       { state: 'completed', retry_count: 0 },
       { state: 'completed', retry_count: 1 },
     ]);
@@ -205,12 +208,12 @@ describe('eqprop worker: the job queue on the runs database', () => {
   });
 
   it('SIGTERM stores the last checkpoint, puts the job back and exits 0; the next worker finishes it, bitwise', { timeout: 90_000 }, async () => {
-    expect(cli(['train', ...STUDY, '--db', url, '--seeds', '3']).code).toBe(0);
+    expect(cli(['train', ...STUDY, '--db', url, '--seeds', '4']).code).toBe(0);
     const a = start(['worker', '--db', url, '--dir', join(parent, 'wt'), '--heartbeat', '2']);
     const t0 = Date.now();
     let stoppedAt: number | undefined;
     while (stoppedAt === undefined && Date.now() - t0 < 60_000) {
-      const r = await db.query("SELECT checkpoint_seq FROM queue_jobs WHERE seed = 3 AND status = 'running' AND checkpoint_seq >= 2");
+      const r = await db.query("SELECT checkpoint_seq FROM queue_jobs WHERE seed = 4 AND status = 'running' AND checkpoint_seq >= 2");
       if (r.rows[0]) {
         a.p.kill('SIGTERM');
         stoppedAt = r.rows[0].checkpoint_seq;
@@ -218,18 +221,18 @@ describe('eqprop worker: the job queue on the runs database', () => {
     }
     expect(stoppedAt, a.out).toBeDefined();
     expect(await a.exit, a.out).toEqual({ code: 0, signal: null });
-    expect(a.out).toMatch(/SIGTERM: storing the last checkpoint of 1 job\(s\)/);
+    expect(a.out).toMatch(/SIGTERM: finishing or handing back 1 job\(s\), then exiting/);
     expect(a.out).toMatch(/back on the queue at stored checkpoint \d+/);
-    const back = await db.query('SELECT q.status, q.worker, j.state FROM queue_jobs q JOIN pgboss.job j ON j.id = q.job_id WHERE q.seed = 3');
+    const back = await db.query('SELECT q.status, q.worker, j.state FROM queue_jobs q JOIN pgboss.job j ON j.id = q.job_id WHERE q.seed = 4');
     expect(back.rows).toEqual([{ status: 'queued', worker: null, state: 'retry' }]);
     const b = start(['worker', '--db', url, '--dir', join(parent, 'wt2'), '--heartbeat', '2', '--idle-exit', '3']);
     expect(await b.exit, b.out).toEqual({ code: 0, signal: null });
     expect(b.out).toMatch(/resuming from the stored checkpoint/);
-    const row = (await db.query('SELECT key, status FROM queue_jobs WHERE seed = 3')).rows[0];
+    const row = (await db.query('SELECT key, status FROM queue_jobs WHERE seed = 4')).rows[0];
     expect(row.status).toBe('done');
     const stored = await db.query("SELECT data FROM checkpoint_files WHERE job_key = $1 AND name = 'checkpoint.json'", [row.key]);
     const got = JSON.parse(stored.rows[0].data.toString('utf8'));
-    const ref = JSON.parse(readFileSync(join(refDir(3), 'checkpoint.json'), 'utf8'));
+    const ref = JSON.parse(readFileSync(join(refDir(4), 'checkpoint.json'), 'utf8'));
     expect(got.params).toEqual(ref.params);
     expect(got.optimizer).toEqual(ref.optimizer);
     for (const out of [a.out, b.out]) expect(out).not.toContain(password);

@@ -7,7 +7,7 @@
 import { BpttEstimator, ChlEstimator, RbpEstimator } from '@eqprop/baselines';
 import { type BackendName, Rng, runAsync, type State, setupBackend, tf } from '@eqprop/core';
 import { type EnergyNetwork, TermCache } from '@eqprop/energies';
-import { EpEstimator, ESTIMATORS, Trainer, type TrainerConfig } from '@eqprop/learning';
+import { createEstimator, ESTIMATORS, Trainer, type TrainerConfig } from '@eqprop/learning';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { FixedPoint, GradientDescent, type RelaxOptions, type Solver } from '@eqprop/solvers';
 import { getPreset } from '../presets/index.js';
@@ -197,7 +197,7 @@ function relaxationChecks(): EquivalenceCheck[] {
 }
 
 function estimatorChecks(): EquivalenceCheck[] {
-  return ESTIMATORS.map((kind) => ({
+  return [...ESTIMATORS, 'five-phase'].map((kind) => ({
     name: `the ${kind} estimator`,
     tol: TOL,
     compute: async () => {
@@ -206,7 +206,7 @@ function estimatorChecks(): EquivalenceCheck[] {
       const batch = randomBatch(spec.input, 4, 31);
       const bound = net.bind(batch.x);
       const init = net.zeroState(4);
-      const estimator = new EpEstimator(kind, 0.2, new Rng(5));
+      const estimator = createEstimator(kind, { beta: 0.2, rng: new Rng(5) });
       const est = await runAsync(
         estimator.estimateReads({ bound, y: batch.y, solver: new FixedPoint('synchronous'), init, free: { maxSteps: 30 }, nudged: { maxSteps: 10 } }),
       );
@@ -235,7 +235,7 @@ function trainingBatchChecks(): EquivalenceCheck[] {
       const { net, trainer: config } = presetNet(preset, shrink);
       const trainer = new Trainer(net, { ...config, ...shorter, persistent: false, persistentEval: false }, { seed: 3 });
       const batch = randomBatch(input, n, 41);
-      const { grads, result } = await runAsync(trainer.computeGradsReads(batch, trainer.estimator.drawBeta()));
+      const { grads, result } = await runAsync(trainer.computeGradsReads(batch, trainer.estimator.draw()));
       const out: Readings = { loss: Float32Array.of(result.loss), errors: Float32Array.of(result.errors) };
       for (const [p, g] of Object.entries(grads)) out[`∂L/∂${p}`] = Float32Array.from((await g.data()) as Float32Array);
       trainer.optimizer.step(grads, 1);

@@ -38,7 +38,7 @@ class Replica {
  * Data-parallel EP: a batch is split across replicas (the leader computes one share itself),
  * each relaxes its share on its own backend, the gradient sums are added and every replica
  * applies the same mean gradient with the same optimizer — the update of one worker, on all
- * cores. The leader owns the persistent particles, the RNG (random-sign β) and checkpoints.
+ * cores. The leader owns the persistent particles, the RNG (the estimator's draw, e.g. random-sign's β) and checkpoints.
  */
 export class DataParallelTrainer {
   private pendingApply: Promise<unknown>[] = [];
@@ -75,7 +75,7 @@ export class DataParallelTrainer {
 
   async trainBatch(batch: Batch, lrScale = 1): Promise<BatchResult> {
     const { trainer } = this;
-    const beta = trainer.estimator.drawBeta();
+    const draw = trainer.estimator.draw();
     const n = batch.labels.length;
     // a worker handles its messages in order, so its share comes after the last update without
     // waiting for it here; the update's reply is awaited with the share's
@@ -84,7 +84,7 @@ export class DataParallelTrainer {
     // workers' shares first, so they run while the leader computes its own
     const replies = this.replicas.map((r, i) => {
       const init = trainer.particles?.gatherArrays(batch.indices.subarray(bounds[i + 1], bounds[i + 2]));
-      return r.request<ShardResultMessage>({ type: 'shard', ...shard(i), beta, init });
+      return r.request<ShardResultMessage>({ type: 'shard', ...shard(i), draw, init });
     });
     // if the leader's share throws (say, a NumericalError) the replies are never awaited: mark them
     // handled so that a worker's own error cannot become an unhandled rejection (a crash)
@@ -94,7 +94,7 @@ export class DataParallelTrainer {
     const init = trainer.particles?.gather(ownIdx);
     let mine: GradsOfBatch;
     try {
-      mine = trainer.computeGrads(own, beta, init);
+      mine = trainer.computeGrads(own, draw, init);
     } finally {
       own.x.dispose();
       own.y.dispose();

@@ -124,6 +124,13 @@ describe('data-parallel training', () => {
     expect(out.memoryAtEnd.map((m: { numTensors: number }) => m.numTensors)).toEqual(out.memoryAfterOne.map((m: { numTensors: number }) => m.numTensors));
   });
 
+  it("workers build the leader's estimator by its registered name: five-phase, data-parallel, gives the update of one", () => {
+    const out = run({ estimator: 'five-phase', beta: 0.2 }, 4);
+    expect(out.maxRel).toBeLessThan(1e-4);
+    expect(new Set(out.sums).size).toBe(1);
+    expect(Math.abs(out.lossA - out.lossB) / out.lossA).toBeLessThan(1e-4);
+  });
+
   it('evaluates on all replicas: the error and loss of one, whatever the batch sizes, no tensor left', () => {
     for (const out of [run({}, 20), run({ freeSteps: 60, tol: 1e-3, tolPerExample: true }, 10)]) {
       expect(out.evalB.count).toBe(108);

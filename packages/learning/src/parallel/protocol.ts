@@ -1,4 +1,5 @@
 import type { ModelConfig } from '@eqprop/models';
+import type { EstimatorDraw } from '../estimators.js';
 import type { TrainerConfig } from '../trainer.js';
 
 /** Messages between the data-parallel leader and its workers (structured clone, buffers transferred). */
@@ -27,7 +28,8 @@ export interface ShardData {
 
 export interface ShardMessage extends ShardData {
   type: 'shard';
-  beta: number;
+  /** The leader's draw of the estimator for this batch (random-sign: the signed β), the same for every share. */
+  draw: EstimatorDraw;
   /** Warm start (persistent particles), one array per free layer. */
   init?: Float32Array[];
 }

@@ -41,7 +41,7 @@ port.on('message', async (msg: ToWorker) => {
       const { x, y } = batch;
       const n = msg.labels.length;
       const init = msg.init?.map((a, l) => tf.tensor(a, [n, ...t.net.layerShapes[l]]));
-      const { grads, result, freeState } = t.computeGrads(batch, msg.beta, init);
+      const { grads, result, freeState } = t.computeGrads(batch, msg.draw, init);
       const means: Record<string, Float32Array> = {};
       for (const [name, g] of Object.entries(grads)) means[name] = (g.dataSync() as Float32Array).slice();
       disposeGrads(grads);

@@ -1,0 +1,212 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng, tf } from '@eqprop/core';
+import { DenseCoupling, type EnergyNetwork } from '@eqprop/energies';
+import type { KernelsMode } from '@eqprop/kernels';
+
+import { buildModel, type ModelConfig } from '@eqprop/models';
+import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
+import { KernelTrainer } from '../kernel-trainer.js';
+import { getPreset } from '../presets/index.js';
+import { RunDir } from '../run-dir.js';
+import { createSession, trainRun } from '../training-run.js';
+import { matmulRate, samplePeakMemory } from './measure.js';
+import type { BenchCase, BenchContext, BenchResult } from './suite.js';
+
+/** FLOPs of one relaxation step of a dense network: each moving coupling's product, once per free layer it feeds. */
+function denseStepFlops(net: EnergyNetwork, n: number): number {
+  let flops = 0;
+  for (const t of net.terms) {
+    if (!(t instanceof DenseCoupling)) continue;
+    const fed = t.layers.filter((k) => k > 0 && !t.isStaticFor(k)).length;
+    const [a, b] = t.weight.shape as number[];
+    flops += 2 * n * a * b * fed;
+  }
+  return flops;
+}
+
+/**
+ * FLOPs of a batch outside the relaxation: the input's projection, the EP weight gradients (one
+ * product per coupling with a clamped lower side, two stacked otherwise) and the optimizer's pass
+ * (Adam ~10 per parameter).
+ */
+function batchFloorFlops(net: EnergyNetwork, n: number): number {
+  let flops = 0;
+  for (const t of net.terms) {
+    if (!(t instanceof DenseCoupling)) continue;
+    const [a, b] = t.weight.shape as number[];
+    if (t.lower === 0)
+      flops += 2 * n * a * b * 2; // projection + gradient
+    else flops += 2 * 2 * n * a * b;
+  }
+  const params = Object.values(net.params).reduce((s, p) => s + p.size, 0);
+  return flops + 10 * params;
+}
+
+/** The backend's matmul rate at the preset's input projection (batch × inputs by inputs × first width). */
+function projectionRate(net: EnergyNetwork, n: number): number {
+  const inputs = net.inputShape.reduce((a, b) => a * b, 1);
+  return matmulRate(
+    n,
+    inputs,
+    net.layerShapes[0].reduce((a, b) => a * b, 1),
+  );
+}
+
+/**
+ * `floor/<preset>` for both paths in one run, batch by batch in turn: binding, the EP weight
+ * gradients and the optimizer step of the tfjs path (Optimizer) and of the fused one
+ * (FusedStepOptimizer), each on its own copy of the network.
+ */
+export function kernelsFloorCase(preset: string, batches = 200, warmup = 20): BenchCase {
+  return {
+    name: `floor/${preset}/kernels`,
+    run: (ctx) => {
+      const config = getPreset(preset);
+      const n = config.batchSize;
+      const trainerConfig = { ...config.trainer, persistent: false, persistentEval: false };
+      const paths = (['tfjs', 'fused'] as const).map((mode) => {
+        const net = buildModel(config.model as ModelConfig, new Rng(1));
+        return { mode, net, trainer: new KernelTrainer(net, trainerConfig, { seed: 2 }, mode), ms: 0 };
+      });
+      const net = paths[0].net;
+      const rng = new Rng(3);
+      const inputSize = net.inputShape.reduce((a, b) => a * b, 1);
+      const states = [0, 1].map(() => net.layerShapes.map((shape) => tf.randomUniform([n, ...shape], 0, 1, 'float32', rng.int(1 << 30))));
+      const scale = 1 / (2 * config.trainer.beta);
+      for (let i = 0; i < warmup + batches; i++) {
+        const x = tf.tensor(rng.uniformArray(n * inputSize, 0, 1), [n, ...net.inputShape]);
+        for (const p of i % 2 ? [...paths].reverse() : paths) {
+          const t0 = performance.now();
+          const bound = p.net.bind(x);
+          const grads = bound.paramGradsDiff(states[0], states[1], scale);
+          p.trainer.optimizer.step(grads, 1); // wasm and cpu kernels run synchronously
+          if (i >= warmup) p.ms += performance.now() - t0;
+          Object.values(grads).forEach((g) => g.dispose());
+          bound.dispose();
+        }
+        x.dispose();
+      }
+      states.flat().forEach((t) => t.dispose());
+      const rate = projectionRate(net, n);
+      const flops = batchFloorFlops(net, n);
+      const results: BenchResult[] = [];
+      for (const p of paths) {
+        const ms = p.ms / batches;
+        const efficiency = flops / (rate * 1e9) / (ms / 1000);
+        ctx.log(
+          `    ${p.mode}: ${ms.toFixed(2)} ms per batch of ${n} without relaxation (FLOP efficiency ${efficiency.toFixed(2)} at ${rate.toFixed(1)} GFLOP/s)`,
+        );
+        results.push(
+          {
+            name: `floor/${preset}/kernels-${p.mode}/ms-per-batch`,
+            value: ms,
+            unit: 'ms',
+            higherIsBetter: false,
+            detail: { batchSize: n, batches, matmulRate: rate },
+          },
+          {
+            name: `floor/${preset}/kernels-${p.mode}/flop-efficiency`,
+            value: efficiency,
+            unit: 'ratio',
+            higherIsBetter: true,
+            detail: {
+              flopsPerBatch: flops,
+              note: 'projection + EP weight gradients + optimizer FLOPs at the backend matmul rate of the projection, over the measured time',
+            },
+          },
+        );
+        p.trainer.dispose();
+        tf.dispose(Object.values(p.net.params));
+      }
+      return results;
+    },
+  };
+}
+
+/**
+ * One epoch of a preset with `--kernels tfjs` and with `--kernels auto` in the same run (tfjs
+ * first): training seconds per epoch, test accuracy after it, and each path's FLOP efficiency (the
+ * batch's FLOPs at the backend's measured matmul rate, over the measured time per batch). Auto is
+ * the fused path where it applies (the detail names the solver and optimizer that ran): for a
+ * fixed-point MLP, all of it; for gradient descent, the optimizer step only.
+ */
+export function kernelsEpochCase(preset: string, trainer: Partial<RunConfig['trainer']> = {}, label?: string): BenchCase {
+  const name = `epoch/${preset}/kernels${label ? `-${label}` : ''}`;
+  return {
+    name,
+    run: async (ctx) => {
+      const results: BenchResult[] = [];
+      for (const mode of ['tfjs', 'auto'] as const) results.push(...(await kernelsEpoch(preset, name, mode, trainer, ctx)));
+      return results;
+    },
+  };
+}
+
+async function kernelsEpoch(
+  preset: string,
+  name: string,
+  mode: KernelsMode,
+  trainer: Partial<RunConfig['trainer']>,
+  ctx: BenchContext,
+): Promise<BenchResult[]> {
+  const config = validateConfig(mergeConfig(getPreset(preset), { epochs: 1, trainer, ...(ctx.quick ? { maxBatches: 100 } : {}) }));
+  const base = await createSession(config);
+  base.trainer.dispose();
+  const opts = { seed: config.seed + 1, trainCount: base.train.count, testCount: base.test.count, validCount: base.valid?.count };
+  const session = { ...base, trainer: new KernelTrainer(base.net, config.trainer, opts, mode) };
+  const dir = mkdtempSync(join(tmpdir(), 'eqprop-bench-'));
+  try {
+    const runDir = new RunDir(dir);
+    runDir.writeJson('config.json', config);
+    const history = await trainRun(session, { runDir, resume: false, quiet: true, log: () => {} });
+    samplePeakMemory();
+    const m = history[0];
+    const perEpochBatches = Math.floor(session.train.count / config.batchSize);
+    const batchesRun = ctx.quick ? 100 : perEpochBatches;
+    const perEpoch = (m.seconds * perEpochBatches) / batchesRun;
+    const n = config.batchSize;
+    const rate = projectionRate(session.net, n);
+    // the relaxation's steps: the free phase's measured mean, the nudged phase's configured count per nudge
+    const nudges = config.trainer.estimator === 'symmetric' ? 2 : 1;
+    const steps = m.meanFreeSteps + nudges * config.trainer.nudgedSteps;
+    const flops = batchFloorFlops(session.net, n) + steps * denseStepFlops(session.net, n);
+    const efficiency = flops / (rate * 1e9) / (m.seconds / batchesRun);
+    ctx.log(
+      `    ${mode}: ${perEpoch.toFixed(1)} s per epoch, ${(100 * (1 - m.testError)).toFixed(2)} % test accuracy, FLOP efficiency ${efficiency.toFixed(2)} (matmul ${rate.toFixed(1)} GFLOP/s)`,
+    );
+    return [
+      {
+        name: `${name}/${mode}/seconds-per-epoch`,
+        value: perEpoch,
+        unit: 's',
+        higherIsBetter: false,
+        detail: {
+          measuredBatches: batchesRun,
+          extrapolated: ctx.quick,
+          meanFreeSteps: m.meanFreeSteps,
+          note: 'training only: the test evaluation after the epoch is not counted',
+        },
+      },
+      { name: `${name}/${mode}/test-accuracy-after-1-epoch`, value: 1 - m.testError, unit: 'ratio', higherIsBetter: true, detail: { partialEpoch: ctx.quick } },
+      {
+        name: `${name}/${mode}/flop-efficiency`,
+        value: efficiency,
+        unit: 'ratio',
+        higherIsBetter: true,
+        detail: {
+          flopsPerBatch: flops,
+          stepsPerBatch: steps,
+          matmulRate: rate,
+          solver: session.trainer.solver.name,
+          optimizer: session.trainer.optimizer.constructor.name,
+          note: 'a training batch’s FLOPs at the backend matmul rate of the input projection, over the measured seconds per batch',
+        },
+      },
+    ];
+  } finally {
+    session.trainer.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

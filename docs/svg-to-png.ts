@@ -1,0 +1,16 @@
+import { createRequire } from 'node:module';
+import { Resvg } from '@resvg/resvg-js';
+
+const require = createRequire(import.meta.url);
+/** Noto Sans from npm (OFL): labels render the same on a machine with no system fonts at all. */
+const FONTS = ['400Regular/NotoSans_400Regular.ttf', '700Bold/NotoSans_700Bold.ttf'].map((f) => require.resolve(`@expo-google-fonts/noto-sans/${f}`));
+
+/**
+ * An SVG document as PNG bytes, at twice its size (sharp on high-density screens and in papers),
+ * on white. resvg-js ships prebuilt binaries (no native build, no browser); the font comes from
+ * npm too, and system fonts fill in glyphs it lacks where there are any.
+ */
+export function svgToPng(svg: string, opts: { systemFonts?: boolean } = {}): Buffer {
+  const font = { fontFiles: FONTS, loadSystemFonts: opts.systemFonts ?? true, defaultFontFamily: 'Noto Sans', sansSerifFamily: 'Noto Sans' };
+  return new Resvg(svg, { background: 'white', fitTo: { mode: 'zoom', value: 2 }, font }).render().asPng();
+}
