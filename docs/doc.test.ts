@@ -11,9 +11,9 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { svgToPng } from '@eqprop/experiments';
 import { describe, expect, it } from 'vitest';
 import { pageBlocks } from './doc-blocks.js';
-import { svgToPng } from './svg-to-png.js';
 
 const docs = dirname(fileURLToPath(import.meta.url));
 const cli = resolve(docs, '../apps/cli/dist/cli.js');

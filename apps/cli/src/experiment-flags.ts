@@ -1,8 +1,8 @@
 import { cpus } from 'node:os';
 import { ConfigError } from '@eqprop/core';
+import type { RunConfig } from '@eqprop/experiments';
 import { numberFlag } from './args.js';
 import { resolveConfig, TRAIN_OPTIONS } from './commands/train.js';
-import type { RunConfig } from './config.js';
 
 /** The flags `compare` and `sweep` share with `train` (preset, config file, model, trainer, data), plus their own. */
 export const EXPERIMENT_OPTIONS = {

@@ -143,7 +143,7 @@ describe('eqprop compare', () => {
 
   it.each([
     ['an unknown baseline', ['compare', '--with', 'bp,adam'], /unknown baseline "adam"/],
-    ['an unknown sweep', ['sweep', 'momentum'], /eqprop sweep needs one of beta, batch-size, lr first, got "momentum"/],
+    ['an unknown sweep', ['sweep', 'momentum'], /eqprop sweep needs one of beta, batch-size, lr, status, collect first, got "momentum"/],
     ['a bad grid value', ['sweep', 'batch-size', '--values', '10,2.5'], /--values must be positive integers, got 2.5/],
     ['a bad β', ['sweep', 'beta', '--betas', '0.1,0'], /--betas must all be > 0, got 0/],
   ])('names %s in one line', (_, args, pattern) => {

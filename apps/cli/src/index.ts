@@ -1,12 +1,36 @@
-export { BpttTrainer } from './bptt-trainer.js';
-export type { Checkpoint, CheckpointTarget, PartialEpoch, ParticleFile, ReadFile } from './checkpoint.js';
-export { CHECKPOINT_VERSION, Checkpointer, loadCheckpoint, runDirReader } from './checkpoint.js';
+// The run machinery lives in @eqprop/experiments (shared by the CLI, the workers and user code);
+// re-exported here so that code written against the CLI package keeps working.
+export type {
+  Checkpoint,
+  CheckpointTarget,
+  EpochMetrics,
+  PartialEpoch,
+  ParticleFile,
+  Preset,
+  ReadFile,
+  RunConfig,
+  Session,
+  TrainOptions,
+} from '@eqprop/experiments';
+export {
+  atomicWrite,
+  BpttTrainer,
+  CHECKPOINT_VERSION,
+  Checkpointer,
+  createSession,
+  DEFAULT_PRESET,
+  evaluate,
+  getPreset,
+  loadCheckpoint,
+  mergeConfig,
+  presetNames,
+  RunDir,
+  registerPresets,
+  resolveWorkers,
+  runConfigSchema,
+  runDirReader,
+  trainRun,
+  validateConfig,
+} from '@eqprop/experiments';
 export type { Command } from './commands/index.js';
 export { commands } from './commands/index.js';
-export type { RunConfig } from './config.js';
-export { mergeConfig, runConfigSchema, validateConfig } from './config.js';
-export type { Preset } from './presets/index.js';
-export { DEFAULT_PRESET, getPreset, presetNames, registerPresets } from './presets/index.js';
-export { atomicWrite, RunDir } from './run-dir.js';
-export type { EpochMetrics, Session, TrainOptions } from './training-run.js';
-export { createSession, evaluate, resolveWorkers, trainRun } from './training-run.js';

@@ -1,13 +1,11 @@
 import { Rng, setupBackend, tf } from '@eqprop/core';
+import { createSession, FusedStepOptimizer, getPreset, KernelTrainer } from '@eqprop/experiments';
 import { FusedFixedPoint } from '@eqprop/kernels';
 import { Trainer } from '@eqprop/learning';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from './commands/train.js';
-import { FusedStepOptimizer, KernelTrainer } from './kernel-trainer.js';
-import { getPreset } from './presets/index.js';
 import { randomBatch } from './random-batch.js';
-import { createSession } from './training-run.js';
 
 beforeAll(async () => {
   await setupBackend('wasm');

@@ -6,11 +6,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createSession, loadCheckpoint, RunDir, runDirReader, validateConfig } from '@eqprop/experiments';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint, runDirReader } from './checkpoint.js';
-import { validateConfig } from './config.js';
-import { RunDir } from './run-dir.js';
-import { createSession } from './training-run.js';
 
 const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const ARGS = ['train', '--preset', 'scellier2017-1h', '--layers', '784,30,10', '--train-limit', '200', '--test-limit', '100', '--epochs', '1'];

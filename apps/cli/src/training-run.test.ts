@@ -3,14 +3,23 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '@eqprop/core';
 import { loadMnist, synthetic } from '@eqprop/datasets';
+import {
+  BEST_PARAMS_FILE,
+  type Checkpoint,
+  checkAgainstData,
+  createSession,
+  evaluate,
+  getPreset,
+  mergeConfig,
+  RunDir,
+  resolveWorkers,
+  type Session,
+  trainRun,
+  validateConfig,
+} from '@eqprop/experiments';
 import { loadParams } from '@eqprop/models';
 import { describe, expect, it } from 'vitest';
-import type { Checkpoint } from './checkpoint.js';
 import { resolveConfig } from './commands/train.js';
-import { mergeConfig, validateConfig } from './config.js';
-import { getPreset } from './presets/index.js';
-import { RunDir } from './run-dir.js';
-import { BEST_PARAMS_FILE, checkAgainstData, createSession, evaluate, resolveWorkers, type Session, trainRun } from './training-run.js';
 
 /** Flags of a tiny real run on the bundled MNIST: a 784-30-10 net, a few relaxation steps, batches of 10. */
 const TINY = { layers: '784,30,10', 'free-steps': '5', 'nudged-steps': '2', 'test-limit': '20', 'batch-size': '10' };

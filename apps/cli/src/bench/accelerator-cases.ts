@@ -1,7 +1,7 @@
 import { backendInfo, Rng, tf } from '@eqprop/core';
+import { getPreset } from '@eqprop/experiments';
 import { Trainer } from '@eqprop/learning';
 import { buildModel, type ModelConfig } from '@eqprop/models';
-import { getPreset } from '../presets/index.js';
 import { randomBatch } from '../random-batch.js';
 import type { BenchCase, BenchResult } from './suite.js';
 

@@ -1,7 +1,7 @@
 import { Rng, tf } from '@eqprop/core';
+import { getPreset } from '@eqprop/experiments';
 import { Trainer } from '@eqprop/learning';
 import { buildModel, type ModelConfig } from '@eqprop/models';
-import { getPreset } from '../presets/index.js';
 import { matmulRate } from './measure.js';
 import type { BenchCase } from './suite.js';
 

@@ -3,14 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, tf } from '@eqprop/core';
 import { DenseCoupling, type EnergyNetwork } from '@eqprop/energies';
+import { createSession, getPreset, KernelTrainer, mergeConfig, type RunConfig, RunDir, trainRun, validateConfig } from '@eqprop/experiments';
 import type { KernelsMode } from '@eqprop/kernels';
-
 import { buildModel, type ModelConfig } from '@eqprop/models';
-import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
-import { KernelTrainer } from '../kernel-trainer.js';
-import { getPreset } from '../presets/index.js';
-import { RunDir } from '../run-dir.js';
-import { createSession, trainRun } from '../training-run.js';
 import { matmulRate, samplePeakMemory } from './measure.js';
 import type { BenchCase, BenchContext, BenchResult } from './suite.js';
 

@@ -1,8 +1,8 @@
 import { type Batch, Rng, tf } from '@eqprop/core';
+import { getPreset } from '@eqprop/experiments';
 import { Trainer } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
 import { buildModel, type ModelConfig } from '@eqprop/models';
-import { getPreset } from '../presets/index.js';
 import type { BenchCase, BenchResult } from './suite.js';
 
 /**

@@ -2,9 +2,8 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jobKey, openQueue, openRunsDb, startEmbedded, stopEmbedded } from '@eqprop/experiments';
+import { type BetaTask, jobKey, openQueue, openRunsDb, startEmbedded, stopEmbedded } from '@eqprop/experiments';
 import { experimentConfig } from '../experiment-flags.js';
-import type { BetaTask } from '../sweep-tasks.js';
 import type { BenchCase, BenchResult } from './suite.js';
 
 /**

@@ -1,7 +1,7 @@
 import { Rng, tf } from '@eqprop/core';
 import { ConvCoupling, conv2dBackpropInput, convOutputSize, flipKernel, kernelRow } from '@eqprop/energies';
+import { getPreset } from '@eqprop/experiments';
 import { buildModel, type ModelConfig } from '@eqprop/models';
-import { getPreset } from '../presets/index.js';
 import { medianMs } from './measure.js';
 import type { BenchCase } from './suite.js';
 

@@ -3,10 +3,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type AdapterInfo, backendInfo, ConfigError, DataFormatError, describeBackend, EqpropError, setupBackend, tf } from '@eqprop/core';
+import { atomicWrite } from '@eqprop/experiments';
 import { parseFlags } from '../args.js';
 import { matmulRateAsync, samplePeakMemory } from '../bench/measure.js';
 import { type BenchResult, defaultSuite } from '../bench/suite.js';
-import { atomicWrite } from '../run-dir.js';
 
 export const BENCH_HELP = `eqprop bench [--only PATTERN] [--quick] [--out FILE] [--compare OLD.json] [--backend NAME]
   runs the benchmark suite and writes JSON (default bench-results/bench-<date>.json)

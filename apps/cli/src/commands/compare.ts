@@ -1,11 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatCurveTable, LEARNER_NAMES, type LearnerKind, type LearningCurve, learningCurvePlots, parseLearners } from '@eqprop/analysis';
+import { atomicWrite, type RunConfig, readPoint, runPoints, type SweepPoint, writePlot } from '@eqprop/experiments';
 import { parseFlags } from '../args.js';
-import type { RunConfig } from '../config.js';
 import { EXPERIMENT_HELP, EXPERIMENT_OPTIONS, experimentConfig, intFlag, workerCount } from '../experiment-flags.js';
-import { atomicWrite } from '../run-dir.js';
-import { readPoint, runPoints, type SweepPoint } from '../sweep-pool.js';
 
 export const COMPARE_HELP = `eqprop compare --preset NAME [--with bp,bptt,rbp,chl] [flags]
   Trains EP and the chosen baselines from the same initial weights (same model seed, optimizer,
@@ -61,7 +59,7 @@ export async function compareCommand(argv: string[]): Promise<void> {
   atomicWrite(join(out, 'compare.md'), `${header}${table}\n`);
   atomicWrite(join(out, 'compare.json'), `${JSON.stringify({ preset: config.preset, config, learners, curves }, null, 2)}\n`);
   const plots = learningCurvePlots(curves, { title: name, prefix: 'compare' });
-  for (const p of plots) atomicWrite(join(out, `${p.name}.svg`), p.svg);
+  for (const p of plots) writePlot(out, p); // and a PNG beside each
   log(`\n${table}\n`);
   log(
     `wrote ${join(out, 'compare.md')}, ${join(out, 'compare.json')}, ${plots.map((p) => join(out, `${p.name}.svg`)).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`,

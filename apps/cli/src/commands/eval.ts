@@ -1,13 +1,10 @@
 import { ConfigError } from '@eqprop/core';
 import { numBatches } from '@eqprop/datasets';
+import { BEST_PARAMS_FILE, createSession, evaluate, loadCheckpoint, pct, RunDir, resolveWorkers, runDirReader, validateConfig } from '@eqprop/experiments';
 import type { ParticleStore } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
 import { loadParams, type ModelConfig, type SavedParams } from '@eqprop/models';
 import { numberFlag, parseFlags } from '../args.js';
-import { loadCheckpoint, runDirReader } from '../checkpoint.js';
-import { validateConfig } from '../config.js';
-import { RunDir } from '../run-dir.js';
-import { BEST_PARAMS_FILE, createSession, evaluate, pct, resolveWorkers } from '../training-run.js';
 
 export const EVAL_HELP = `eqprop eval --run DIR [--split test|train|validation] [--best] [--eval-steps N] [--backend NAME] [--workers N]
   evaluates the last checkpoint of a run folder on the official test set (or the training set, or

@@ -3,14 +3,10 @@ import { join } from 'node:path';
 import { checkGduOptions, formatGduTable, gduCheck, gduGroups, gduPlots, gduStats, selectTraces } from '@eqprop/analysis';
 import { ConfigError, Rng, setupBackend } from '@eqprop/core';
 import { batches } from '@eqprop/datasets';
+import { atomicWrite, getPreset, loadData, mergeConfig, type RunConfig, RunDir, requireSyncReads, validateConfig, writePlot } from '@eqprop/experiments';
 import { makeSolver } from '@eqprop/learning';
 import { buildModel, loadParams, type ModelConfig, type SavedParams } from '@eqprop/models';
 import { numberFlag, parseFlags } from '../args.js';
-import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
-import { loadData } from '../data.js';
-import { getPreset } from '../presets/index.js';
-import { atomicWrite, RunDir } from '../run-dir.js';
-import { requireSyncReads } from '../sync-reads.js';
 
 export const GDU_HELP = `eqprop gdu [--preset NAME | --run DIR] [flags]
   The GDU check of Ernoult et al. 2019 on one training batch: EP's updates during the K nudged
@@ -100,11 +96,7 @@ export async function gduCommand(argv: string[]): Promise<void> {
   const out = (flags.out as string) ?? join('runs', `gdu-${config.preset ?? 'custom'}`);
   mkdirSync(out, { recursive: true });
   atomicWrite(join(out, 'gdu.txt'), `${header.join('\n')}\n\n${table}\n`);
-  const files = gduPlots(result, { layers, count }).map((p) => {
-    const file = join(out, `${p.name}.svg`);
-    atomicWrite(file, p.svg);
-    return file;
-  });
+  const files = gduPlots(result, { layers, count }).map((p) => writePlot(out, p)); // and a PNG beside each
   const summary = {
     preset: config.preset,
     run: runDir?.path,

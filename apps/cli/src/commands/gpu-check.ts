@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { backendInfo, ConfigError, describeBackend, setupBackend } from '@eqprop/core';
+import { atomicWrite } from '@eqprop/experiments';
 import { parseFlags } from '../args.js';
-import { atomicWrite } from '../run-dir.js';
 import { type CheckResult, equivalenceChecks, runCheck } from '../webgpu/equivalence.js';
 
 export const GPU_CHECK_HELP = `eqprop gpu-check [--out FILE] [--only PATTERN]

@@ -1,4 +1,4 @@
-import { getPreset, presetNames } from '../presets/index.js';
+import { getPreset, presetNames } from '@eqprop/experiments';
 
 export async function presetsCommand(): Promise<void> {
   for (const name of presetNames()) {

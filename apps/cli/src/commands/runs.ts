@@ -15,9 +15,9 @@ import {
   redactText,
   STATE_FILE,
   urlPassword,
+  writePlot,
 } from '@eqprop/experiments';
 import { parseFlags } from '../args.js';
-import { atomicWrite } from '../run-dir.js';
 
 export const RUNS_HELP = `eqprop runs [--db URL] list|show ID|compare ID ID…
   The runs recorded in a runs database (\`eqprop train --db URL\` records one).
@@ -78,7 +78,7 @@ export async function runsCommand(argv: string[]): Promise<void> {
     const out = (flags.out as string | undefined) ?? join('runs', `runs-compare-${runIds.join('-')}`);
     mkdirSync(out, { recursive: true });
     const plots = learningCurvePlots(curves, { title: `runs ${runIds.join(', ')}`, prefix: 'runs' });
-    for (const p of plots) atomicWrite(join(out, `${p.name}.svg`), p.svg);
+    for (const p of plots) writePlot(out, p); // and a PNG beside each
     log(`\nwrote ${plots.map((p) => join(out, `${p.name}.svg`)).join(', ')}`);
   } finally {
     await db.close();

@@ -167,6 +167,13 @@ describe('eqprop sweep --db: sweep points on the job queue', () => {
     // the results equal the local sweep's (≤ 1e-6 relative; in fact bitwise)
     const local = JSON.parse(readFileSync(join(parent, 'local', 'beta-sweep.json'), 'utf8'));
     const queued = JSON.parse(readFileSync(join(parent, 'queued', 'beta-sweep.json'), 'utf8'));
+    // every plot as SVG and, beside it, a PNG people can paste
+    for (const dir of ['local', 'queued']) {
+      for (const plot of ['beta-sweep-error', 'beta-sweep-cosine']) {
+        expect(readFileSync(join(parent, dir, `${plot}.svg`), 'utf8')).toMatch(/^<svg/);
+        expect([...readFileSync(join(parent, dir, `${plot}.png`)).subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]); // "PNG"
+      }
+    }
     const a = numbers(local.points);
     const b = numbers(queued.points);
     expect([...b.keys()]).toEqual([...a.keys()]);

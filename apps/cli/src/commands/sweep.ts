@@ -14,14 +14,27 @@ import {
   sweepResultPlot,
 } from '@eqprop/analysis';
 import { ConfigError, EqpropError } from '@eqprop/core';
-import { enqueueSweep, formatSweepProgress, getSweep, type JobQueue, openQueue, sweepPoints } from '@eqprop/experiments';
+import {
+  atomicWrite,
+  enqueueSweep,
+  formatSweepProgress,
+  getSweep,
+  type JobQueue,
+  openQueue,
+  type PointFile,
+  type RunConfig,
+  readPoint,
+  runPoints,
+  type SweepPoint,
+  sweepPoints,
+  sweepWorker,
+  type Task,
+  type TaskResult,
+  writePlot,
+} from '@eqprop/experiments';
 import { checkEstimatorName } from '@eqprop/learning';
 import { listFlag, numberFlag, parseFlags } from '../args.js';
-import type { RunConfig } from '../config.js';
 import { EXPERIMENT_HELP, EXPERIMENT_OPTIONS, experimentConfig, type Flags, intFlag, workerCount } from '../experiment-flags.js';
-import { atomicWrite } from '../run-dir.js';
-import { type PointFile, readPoint, runPoints, type SweepPoint, sweepWorker } from '../sweep-pool.js';
-import type { Task, TaskResult } from '../sweep-tasks.js';
 import { resolveDbUrl } from './runs.js';
 
 export const SWEEP_HELP = `eqprop sweep beta|batch-size|lr --preset NAME [flags]
@@ -342,7 +355,7 @@ function writeBetaSweep(plan: BetaPlan, out: string, results: BetaPoint[], log: 
     `${JSON.stringify({ preset: config.preset, config, freeSteps, nudgedSteps, batches: count, summary, points: results }, null, 2)}\n`,
   );
   const plots = betaSweepPlots(summary, { title: name });
-  for (const p of plots) atomicWrite(join(out, `${p.name}.svg`), p.svg);
+  for (const p of plots) writePlot(out, p); // and a PNG beside each
   log(`\n${table}\n`);
   for (const e of summary.estimators)
     log(`${e.estimator}: the error is smallest at β = ${e.best.beta} (${fmt(e.best.relError)})${e.fit ? `, log-log slope ${e.fit.slope.toFixed(2)}` : ''}`);
@@ -366,7 +379,7 @@ function writeTrainingSweep(plan: TrainingPlan, out: string, curves: LearningCur
     sweepResultPlot(values, curves, { title: `${name}: final error vs ${label(plan)}`, xLabel: label(plan), logX: true, name: `sweep-${kind}-final` }),
     ...learningCurvePlots(curves, { title: `${name}, ${label(plan)} sweep`, prefix: `sweep-${kind}` }),
   ];
-  for (const p of plots) atomicWrite(join(out, `${p.name}.svg`), p.svg);
+  for (const p of plots) writePlot(out, p); // and a PNG beside each
   log(`\n${table}\n`);
   log(
     `wrote ${join(out, `sweep-${kind}.md`)}, ${join(out, `sweep-${kind}.json`)}, ${plots.map((p) => join(out, `${p.name}.svg`)).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`,

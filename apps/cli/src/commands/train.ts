@@ -1,12 +1,25 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { backendInfo, ConfigError, describeBackend, EqpropError } from '@eqprop/core';
-import { type JobView, jobKey, openQueue, type TrainJobData } from '@eqprop/experiments';
+import {
+  BEST_PARAMS_FILE,
+  createSession,
+  DEFAULT_PRESET,
+  type EpochMetrics,
+  getPreset,
+  type JobView,
+  jobKey,
+  mergeConfig,
+  openQueue,
+  pct,
+  type RunConfig,
+  RunDir,
+  resolveWorkers,
+  type TrainJobData,
+  trainRun,
+  validateConfig,
+} from '@eqprop/experiments';
 import type { SolverConfig } from '@eqprop/learning';
 import { listFlag, numberFlag, parseFlags } from '../args.js';
-import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
-import { DEFAULT_PRESET, getPreset } from '../presets/index.js';
-import { RunDir } from '../run-dir.js';
-import { BEST_PARAMS_FILE, createSession, type EpochMetrics, pct, resolveWorkers, trainRun } from '../training-run.js';
 import { openTrainRecorder, resolveDbUrl } from './runs.js';
 
 export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]

@@ -8,23 +8,27 @@ import { backendInfo, ConfigError, EqpropError } from '@eqprop/core';
 import {
   type Beater,
   codeRevision,
+  createSession,
+  type EpochMetrics,
   type FetchedJob,
   isTransientDbError,
   type JobQueue,
   machineInfo,
   openQueue,
   type PointJobData,
+  parseTask,
+  type RunConfig,
+  RunDir,
   redactText,
   startBeater,
   startSidecar,
+  TaskContext,
   type TrainJobData,
+  trainRun,
   urlPassword,
+  validateConfig,
 } from '@eqprop/experiments';
 import { numberFlag, parseFlags } from '../args.js';
-import { type RunConfig, validateConfig } from '../config.js';
-import { RunDir } from '../run-dir.js';
-import { parseTask, TaskContext } from '../sweep-tasks.js';
-import { createSession, type EpochMetrics, trainRun } from '../training-run.js';
 import { resolveDbUrl } from './runs.js';
 
 export const WORKER_HELP = `eqprop worker --db URL [--workers N] [--concurrency J] [--idle-exit S] [--dir DIR]

@@ -7,10 +7,10 @@
 import { BpttEstimator, ChlEstimator, RbpEstimator } from '@eqprop/baselines';
 import { type BackendName, Rng, runAsync, type State, setupBackend, tf } from '@eqprop/core';
 import { type EnergyNetwork, TermCache } from '@eqprop/energies';
+import { getPreset } from '@eqprop/experiments';
 import { createEstimator, ESTIMATORS, Trainer, type TrainerConfig } from '@eqprop/learning';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { FixedPoint, GradientDescent, type RelaxOptions, type Solver } from '@eqprop/solvers';
-import { getPreset } from '../presets/index.js';
 import { randomBatch } from '../random-batch.js';
 
 /** What a check reads: named arrays, compared one by one. */

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
+import { atomicWrite } from './run-dir.js';
 
 const require = createRequire(import.meta.url);
 /** Noto Sans from npm (OFL): labels render the same on a machine with no system fonts at all. */
@@ -13,4 +15,15 @@ const FONTS = ['400Regular/NotoSans_400Regular.ttf', '700Bold/NotoSans_700Bold.t
 export function svgToPng(svg: string, opts: { systemFonts?: boolean } = {}): Buffer {
   const font = { fontFiles: FONTS, loadSystemFonts: opts.systemFonts ?? true, defaultFontFamily: 'Noto Sans', sansSerifFamily: 'Noto Sans' };
   return new Resvg(svg, { background: 'white', fitTo: { mode: 'zoom', value: 2 }, font }).render().asPng();
+}
+
+/**
+ * A plot's files in `dir`: `<name>.svg` and `<name>.png` beside it (a figure people can paste),
+ * both written atomically. Returns the SVG's path.
+ */
+export function writePlot(dir: string, plot: { name: string; svg: string }): string {
+  const file = join(dir, `${plot.name}.svg`);
+  atomicWrite(file, plot.svg);
+  atomicWrite(join(dir, `${plot.name}.png`), svgToPng(plot.svg));
+  return file;
 }

@@ -1,6 +1,6 @@
 import { linePlot } from '@eqprop/analysis';
 import { describe, expect, it } from 'vitest';
-import { svgToPng } from './svg-to-png.js';
+import { svgToPng } from './plot-files.js';
 
 const plot = (title: string) => linePlot({ title, xLabel: 'x', yLabel: 'y', series: [{ name: 'a line', x: [0, 1], y: [0, 1] }] });
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47];
