@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '@eqprop/core';
+import { getPreset } from '@eqprop/experiments';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getPreset } from './index.js';
 
-const cliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const RECORD = 1 + 32 * 32 * 3;
 
 function cli(args: string[]) {
