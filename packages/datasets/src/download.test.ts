@@ -1,13 +1,17 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { ConfigError, DataFormatError } from '@eqprop/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCifar10 } from './cifar10.js';
+import { loadCifar100 } from './cifar100.js';
 import { downloadFile } from './download.js';
 import { DownloadError } from './errors.js';
 import { loadFashionMnist } from './fashion-mnist.js';
-import { makeCifar, makeIdx, md5, serve, tempDir, writeTar } from './test-utils.js';
+import { loadKmnist } from './kmnist.js';
+import { loadSvhn } from './svhn.js';
+import { makeCifar, makeCifar100, makeIdx, md5, serve, tempDir, writeTar } from './test-utils.js';
 
 const tmp = tempDir();
 let server: Awaited<ReturnType<typeof serve>>;
@@ -29,6 +33,34 @@ const cifarArchive = gzipSync(
     { name: 'cifar-10-batches-bin/../../escape.bin', data: batch(0) },
   ]),
 );
+const kmnist = {
+  't10k-images-idx3-ubyte.gz': gzipSync(
+    makeIdx(
+      [3, 28, 28],
+      new Uint8Array(3 * 784).map((_, i) => (i * 7) % 256),
+    ),
+  ),
+  't10k-labels-idx1-ubyte.gz': gzipSync(makeIdx([3], [2, 8, 1])),
+};
+const cifar100Archive = gzipSync(
+  writeTar([
+    {
+      name: 'cifar-100-binary/train.bin',
+      data: makeCifar100(
+        [
+          [3, 30],
+          [19, 99],
+        ],
+        (_n, c, p) => (c * 100 + p) % 256,
+      ),
+    },
+    { name: 'cifar-100-binary/test.bin', data: makeCifar100([[0, 7]], () => 1) },
+    { name: 'cifar-100-binary/fine_label_names.txt', data: new TextEncoder().encode('apple\n') },
+    { name: '../cifar-100-binary/escape.bin', data: new Uint8Array(10) },
+  ]),
+);
+// written by SciPy (fixtures/make-svhn-sample.py): labels 1, 10, 5, 10
+const svhnTest = new Uint8Array(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'svhn-sample.mat')));
 const blob = new Uint8Array(100_000).map((_, i) => (i * 31) % 256);
 
 beforeAll(async () => {
@@ -36,6 +68,10 @@ beforeAll(async () => {
     '/fashion/train-images-idx3-ubyte.gz': fashion['train-images-idx3-ubyte.gz'],
     '/fashion/train-labels-idx1-ubyte.gz': fashion['train-labels-idx1-ubyte.gz'],
     '/kriz/cifar-10-binary.tar.gz': cifarArchive,
+    '/kriz/cifar-100-binary.tar.gz': cifar100Archive,
+    '/housenumbers/test_32x32.mat': svhnTest,
+    '/kmnist/t10k-images-idx3-ubyte.gz': kmnist['t10k-images-idx3-ubyte.gz'],
+    '/kmnist/t10k-labels-idx1-ubyte.gz': kmnist['t10k-labels-idx1-ubyte.gz'],
     '/blob': blob,
     '/moved': { redirect: '/blob' },
     '/loop': { redirect: '/loop' },
@@ -138,5 +174,66 @@ describe('loaders with download', () => {
     expect(err).toBeInstanceOf(DataFormatError);
     expect(err.message).toMatch(/md5 [0-9a-f]{32}, expected c32a1d4ab5d03f1284b67883e8d87530/);
     expect(readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('Kuzushiji-MNIST: downloads the missing gzipped files with their checksums, then reads them offline', async () => {
+    const dataDir = join(tmp.dir, 'kmnist');
+    const checksums = Object.fromEntries(Object.entries(kmnist).map(([k, v]) => [k, md5(v)]));
+    const opts = { split: 'test' as const, dataDir, download: true, baseUrl: `${server.url}/kmnist`, checksums };
+    const ds = await loadKmnist(opts);
+    expect(ds).toMatchObject({ name: 'kmnist-test', count: 3, exampleShape: [28, 28, 1], numClasses: 10 });
+    expect(Array.from(ds.labels)).toEqual([2, 8, 1]);
+    expect(ds.images[800]).toBeCloseTo(((800 * 7) % 256) / 255, 6);
+    expect(readdirSync(dataDir).sort()).toEqual(['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']);
+    const hits = server.hits.length;
+    expect((await loadKmnist(opts)).count).toBe(3);
+    expect(server.hits.length).toBe(hits);
+  });
+
+  it('Kuzushiji-MNIST: the official checksums reject other bytes and nothing is saved', async () => {
+    const dataDir = join(tmp.dir, 'kmnist-official');
+    const err = await loadKmnist({ split: 'test', dataDir, download: true, baseUrl: `${server.url}/kmnist/` }).catch((e) => e);
+    expect(err).toBeInstanceOf(DataFormatError);
+    expect(err.message).toMatch(/t10k-images-idx3-ubyte\.gz: md5 [0-9a-f]{32}, expected 5c965bf0a639b31b8f53240b1b52f4d7/);
+    expect(readdirSync(dataDir)).toEqual([]);
+    await expect(loadKmnist({ split: 'train', dataDir })).rejects.toThrow(/train-images-idx3-ubyte\.gz: file not found, expected Kuzushiji-MNIST/);
+  });
+
+  it('CIFAR-100: downloads the archive, extracts train.bin / test.bin (known names only), fine and coarse labels', async () => {
+    const dataDir = join(tmp.dir, 'cifar100');
+    const opts = { dataDir, download: true, baseUrl: `${server.url}/kriz`, checksums: { 'cifar-100-binary.tar.gz': md5(cifar100Archive) } };
+    const train = await loadCifar100({ split: 'train', ...opts });
+    expect(train).toMatchObject({ name: 'cifar100-train', count: 2, exampleShape: [32, 32, 3], numClasses: 100 });
+    expect(Array.from(train.labels)).toEqual([30, 99]);
+    expect(train.images[3 * 3 + 2]).toBeCloseTo(203 / 255, 6);
+    const coarse = await loadCifar100({ split: 'train', labels: 'coarse', ...opts });
+    expect(Array.from(coarse.labels)).toEqual([3, 19]);
+    expect(Array.from((await loadCifar100({ split: 'test', ...opts })).labels)).toEqual([7]);
+    expect(readdirSync(join(dataDir, 'cifar-100-binary')).sort()).toEqual(['fine_label_names.txt', 'test.bin', 'train.bin']);
+    expect(server.hits.filter((h) => h.startsWith('/kriz/cifar-100')).length).toBe(1);
+  });
+
+  it('CIFAR-100: the official checksum rejects other bytes and leaves nothing behind', async () => {
+    const dataDir = join(tmp.dir, 'cifar100-bad');
+    const err = await loadCifar100({ split: 'train', dataDir, download: true, baseUrl: `${server.url}/kriz/` }).catch((e) => e);
+    expect(err).toBeInstanceOf(DataFormatError);
+    expect(err.message).toMatch(/md5 [0-9a-f]{32}, expected 03b5dce01913d631647c71ecec9e9cb8/);
+    expect(readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('SVHN: downloads the .mat file with its checksum, then reads it offline; the official checksum rejects other bytes', async () => {
+    const dataDir = join(tmp.dir, 'svhn');
+    const baseUrl = `${server.url}/housenumbers/`;
+    const ds = await loadSvhn({ split: 'test', dataDir, download: true, baseUrl, checksums: { 'test_32x32.mat': md5(svhnTest) } });
+    expect(ds).toMatchObject({ name: 'svhn-test', count: 4, exampleShape: [32, 32, 3], numClasses: 10 });
+    expect(Array.from(ds.labels)).toEqual([1, 0, 5, 0]);
+    const hits = server.hits.length;
+    expect((await loadSvhn({ split: 'test', dataDir, download: true, baseUrl })).count).toBe(4);
+    expect(server.hits.length).toBe(hits);
+    const other = join(tmp.dir, 'svhn-official');
+    const err = await loadSvhn({ split: 'test', dataDir: other, download: true, baseUrl }).catch((e) => e);
+    expect(err).toBeInstanceOf(DataFormatError);
+    expect(err.message).toMatch(/test_32x32\.mat: md5 [0-9a-f]{32}, expected eb5a983be6a315427106f1b164d9cef3/);
+    expect(readdirSync(other)).toEqual([]);
   });
 });

@@ -1,12 +1,17 @@
 // Corrupted inputs for every reader: each must parse to a consistent result or throw a
 // DataFormatError — never another error type, never hang, never allocate beyond its input.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { DataFormatError, Rng } from '@eqprop/core';
 import { describe, expect, it } from 'vitest';
 import { parseCifar10 } from './cifar10.js';
+import { parseCifar100 } from './cifar100.js';
 import { idxToDataset, parseIdx } from './idx.js';
+import { parseSvhn } from './svhn.js';
 import { readTar } from './tar.js';
-import { makeCifar, makeIdx, writeTar } from './test-utils.js';
+import { makeCifar, makeCifar100, makeIdx, writeTar } from './test-utils.js';
 
 const CASES = 1000;
 
@@ -106,6 +111,45 @@ describe('fuzz', () => {
     });
     expect(r.parsed).toBeGreaterThan(50);
     expect(r.rejected).toBeGreaterThan(300);
+  });
+
+  it('CIFAR-100 files, fine and coarse labels', () => {
+    const good = makeCifar100(
+      [
+        [0, 0],
+        [19, 99],
+        [7, 35],
+      ],
+      () => rng.int(256),
+    );
+    for (const labels of ['fine', 'coarse'] as const) {
+      const r = fuzz(good, labels === 'fine' ? 16 : 17, 2, (b) => {
+        const out = parseCifar100(b, 'train.bin', labels);
+        expect(out.count * 3074).toBe(b.length);
+        expect(out.images.length).toBe(out.count * 3072);
+        expect(out.labels.every((l) => l >= 0 && l < out.numClasses)).toBe(true);
+      });
+      expect(r.parsed).toBeGreaterThan(50);
+      expect(r.rejected).toBeGreaterThan(300);
+    }
+  });
+
+  it('SVHN MAT-files, compressed (zlib) and plain (written by SciPy)', () => {
+    const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+    for (const [file, seed] of [
+      ['svhn-sample.mat', 18],
+      ['svhn-sample-plain.mat', 19],
+    ] as const) {
+      const good = new Uint8Array(readFileSync(join(fixtures, file)));
+      const r = fuzz(good, seed, 200, (b) => {
+        const out = parseSvhn(b, file);
+        expect(out.count).toBeLessThanOrEqual(4);
+        expect(out.images.length).toBe(out.count * 3072);
+        expect(out.labels.every((l) => l >= 0 && l <= 9)).toBe(true);
+      });
+      expect(r.parsed).toBeGreaterThan(20);
+      expect(r.rejected).toBeGreaterThan(300);
+    }
   });
 
   it('tar archives', () => {

@@ -27,6 +27,28 @@ export const DATASET_SOURCES = {
       archive: { file: 'cifar-10-binary.tar.gz', md5: 'c32a1d4ab5d03f1284b67883e8d87530' },
     },
   },
+  cifar100: {
+    baseUrl: 'https://www.cs.toronto.edu/~kriz/',
+    files: {
+      archive: { file: 'cifar-100-binary.tar.gz', md5: '03b5dce01913d631647c71ecec9e9cb8' },
+    },
+  },
+  svhn: {
+    baseUrl: 'http://ufldl.stanford.edu/housenumbers/',
+    files: {
+      train: { file: 'train_32x32.mat', md5: 'e26dedcc434d2e4c54c9b2d4a06d8373' },
+      test: { file: 'test_32x32.mat', md5: 'eb5a983be6a315427106f1b164d9cef3' },
+    },
+  },
+  kmnist: {
+    baseUrl: 'https://codh.rois.ac.jp/kmnist/dataset/kmnist/',
+    files: {
+      trainImages: { file: 'train-images-idx3-ubyte.gz', md5: 'bdb82020997e1d708af4cf47b453dcf7' },
+      trainLabels: { file: 'train-labels-idx1-ubyte.gz', md5: 'e144d726b3acfaa3e44228e80efcd344' },
+      testImages: { file: 't10k-images-idx3-ubyte.gz', md5: '5c965bf0a639b31b8f53240b1b52f4d7' },
+      testLabels: { file: 't10k-labels-idx1-ubyte.gz', md5: '7320c461ea6c1c855c0b718fb2a4b134' },
+    },
+  },
 } as const satisfies Record<string, DatasetSource>;
 
 /** Options shared by the loaders that can download their files. */

@@ -26,6 +26,17 @@ export function makeCifar(labels: number[], pixel: (n: number, c: number, p: num
   return out;
 }
 
+/** CIFAR-100 records: coarse label, fine label, then R, G, B planes; pixel(n, channel, position) gives each byte. */
+export function makeCifar100(labels: [coarse: number, fine: number][], pixel: (n: number, c: number, p: number) => number): Uint8Array {
+  const out = new Uint8Array(labels.length * 3074);
+  labels.forEach(([coarse, fine], n) => {
+    out[n * 3074] = coarse;
+    out[n * 3074 + 1] = fine;
+    for (let c = 0; c < 3; c++) for (let p = 0; p < 1024; p++) out[n * 3074 + 2 + c * 1024 + p] = pixel(n, c, p);
+  });
+  return out;
+}
+
 /** A ustar archive of regular files (names up to 100 bytes). */
 export function writeTar(files: { name: string; data: Uint8Array }[]): Uint8Array {
   const blocks: Uint8Array[] = [];

@@ -1,3 +1,4 @@
+export { ContinualTrainer } from './continual-trainer.js';
 export type {
   Estimate,
   EstimateRequest,

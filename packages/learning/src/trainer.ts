@@ -76,6 +76,8 @@ export interface BatchResult {
   loss: number;
   /** Misclassified examples in the batch (at the free equilibrium). */
   errors: number;
+  /** Examples whose true class is not among the 5 highest scores (top-5 errors; absent where not computed). */
+  top5Errors?: number;
   size: number;
   /** Free-phase steps of the batch (of its slowest example). */
   freeSteps: number;
@@ -93,6 +95,8 @@ export interface GradsOfBatch {
 
 export interface EvalResult {
   error: number;
+  /** Fraction of examples whose true class is not among the 5 highest scores (≤ error); absent when a share did not report it. */
+  top5Error?: number;
   loss: number;
   count: number;
 }
@@ -310,8 +314,9 @@ export class Trainer {
     // survive a sum), so the hot path pays one reduction per tensor; names come only on failure
     const packed = tf.tidy(() => {
       const out = net.activity(net.depth, state[state.length - 1]);
-      const pred = tf.cast(tf.argMax(net.cost.scores(out), 1), 'float32');
-      const parts = [tf.reshape(tf.mean(net.cost.cost(out, batch.y)), [1]), pred];
+      const scores = net.cost.scores(out);
+      const pred = tf.cast(tf.argMax(scores, 1), 'float32');
+      const parts = [tf.reshape(tf.mean(net.cost.cost(out, batch.y)), [1]), pred, classesAbove(scores, batch.y)];
       if (check) {
         const watched = [...Object.values(net.params), ...state, ...grads.map((g) => check.grads[g])];
         parts.push(...watched.map((t) => tf.reshape(tf.sum(t), [1])));
@@ -320,11 +325,15 @@ export class Trainer {
     });
     const values = yield* readOnce(packed);
     let errors = 0;
-    for (let i = 0; i < n; i++) if (values[i + 1] !== batch.labels[i]) errors++;
-    if (check && !values.subarray(n + 1).every(Number.isFinite)) yield* this.diagnoseReads(state, check);
+    let top5Errors = 0;
+    for (let i = 0; i < n; i++) {
+      if (values[i + 1] !== batch.labels[i]) errors++;
+      if (values[n + i + 1] >= 5) top5Errors++;
+    }
+    if (check && !values.subarray(2 * n + 1).every(Number.isFinite)) yield* this.diagnoseReads(state, check);
     if (check && !Number.isFinite(values[0])) throw new NumericalError(`the cost at the free equilibrium is ${values[0]}`);
     const { steps = 0, meanSteps = 0, residual = Number.NaN } = relaxation ?? {};
-    return { loss: values[0], errors, size: n, freeSteps: steps, freeStepsPerExample: meanSteps, residual };
+    return { loss: values[0], errors, top5Errors, size: n, freeSteps: steps, freeStepsPerExample: meanSteps, residual };
   }
 
   /** The stopping rule of every phase: tol, per example or for the batch. */
@@ -403,21 +412,42 @@ function* energyCulprit(bound: BoundNetwork, state: State): Reads<string> {
   return bad ? `term ${bad.name}, layers ${bad.layers.join(' and ')}` : 'the self term';
 }
 
+/**
+ * Per example, the rank of its true class (the class where `y` is largest) among the scores: 0
+ * when it is predicted, ≥ 5 when it is a top-5 error. Ties go to the lower class index, as
+ * argMax breaks them, so rank 0 is exactly a correct argMax and a top-5 error is always a top-1 error.
+ */
+export function classesAbove(scores: tf.Tensor, y: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => {
+    const truth = tf.expandDims(tf.argMax(y, 1), 1);
+    const index = tf.expandDims(tf.range(0, scores.shape[1]!, 1, 'int32'), 0);
+    const isTrue = tf.equal(index, truth);
+    const trueScore = tf.max(tf.where(isTrue, scores, tf.fill(scores.shape, Number.NEGATIVE_INFINITY)), 1, true);
+    const tiedBefore = tf.logicalAnd(tf.equal(scores, trueScore), tf.less(index, truth));
+    return tf.sum(tf.cast(tf.logicalOr(tf.greater(scores, trueScore), tiedBefore), 'float32'), 1) as tf.Tensor1D;
+  });
+}
+
 /** Running error count and cost over evaluated batches (or shards of them). */
 export class EvalTotal {
   private errors = 0;
+  private top5Errors = 0;
+  /** False once a result without top5Errors was added (a worker's share): the total would be short. */
+  private top5Complete = true;
   private loss = 0;
   private count = 0;
 
-  add(r: Pick<BatchResult, 'errors' | 'loss' | 'size'>): void {
+  add(r: Pick<BatchResult, 'errors' | 'top5Errors' | 'loss' | 'size'>): void {
     this.errors += r.errors;
+    if (r.top5Errors === undefined) this.top5Complete = false;
+    else this.top5Errors += r.top5Errors;
     this.loss += r.loss * r.size;
     this.count += r.size;
   }
 
   result(): EvalResult {
     const n = Math.max(this.count, 1);
-    return { error: this.errors / n, loss: this.loss / n, count: this.count };
+    return { error: this.errors / n, ...(this.top5Complete && { top5Error: this.top5Errors / n }), loss: this.loss / n, count: this.count };
   }
 }
 

@@ -24,7 +24,18 @@ describe('eqprop gdu', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/T 40, K 15, β 0.001/);
     for (const group of ['s1', 'W0_1', 'b1', 's2', 'W1_2', 'b2']) expect(r.stdout).toMatch(new RegExp(`^\\d\\s+${group}\\s`, 'm'));
-    expect(readdirSync(out).sort()).toEqual(['gdu-W0_1.svg', 'gdu-b1.svg', 'gdu-b2.svg', 'gdu-s1.svg', 'gdu.json', 'gdu.txt']);
+    expect(readdirSync(out).sort()).toEqual([
+      'gdu-W0_1.png',
+      'gdu-W0_1.svg',
+      'gdu-b1.png',
+      'gdu-b1.svg',
+      'gdu-b2.png',
+      'gdu-b2.svg',
+      'gdu-s1.png',
+      'gdu-s1.svg',
+      'gdu.json',
+      'gdu.txt',
+    ]);
     const summary = JSON.parse(readFileSync(join(out, 'gdu.json'), 'utf8'));
     expect(summary.freeResidual).toBeLessThan(1e-4);
     for (const s of summary.stats) expect(s.rmse, s.name).toBeLessThan(0.05);

@@ -24,7 +24,9 @@ import { openTrainRecorder, resolveDbUrl } from './runs.js';
 
 export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --preset NAME          a paper preset (default ${DEFAULT_PRESET}; see \`eqprop presets\`)
-  --config FILE          JSON config merged over the preset
+  --config FILE          JSON config merged over the preset; its data.dataset may be mnist, fashion-mnist,
+                         kmnist, cifar10, cifar100 (data.labels fine|coarse) or svhn (data.download: true
+                         fetches the official files, checksums verified)
   --resume DIR           continue a run from its last checkpoint
   --epochs N  --batch-size N  --seed N  --backend wasm|webgpu|auto|cpu|tensorflow
   --layers 784,500,10    layer sizes (input … output)
@@ -48,7 +50,8 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --validation N         hold out the last N training examples as a validation set, evaluated every
                          epoch; the summary gives the test error at the epoch of lowest validation
                          error and best-params.json holds that epoch's parameters
-  --algorithm ep|bptt    EP (default) or BPTT through the same dynamics, from the same weights
+  --algorithm ep|bptt|cep   EP (default), BPTT through the same dynamics (from the same weights), or
+                         continual EP: the weights updated at every nudged step (SGD, fixed point, one-sided)
   --kernels fused|tfjs|auto   relaxation and optimizer step as tfjs ops (default), as the fused CPU
                          kernels of @eqprop/kernels (fixed-point dense networks; Adam, SGD, momentum),
                          or auto: fused where they apply, tfjs ops elsewhere
@@ -228,7 +231,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const replicas = resolveWorkers(config);
   log(`backend ${describeBackend()}`);
   log(
-    `${replicas > 1 ? `${replicas} replicas, ` : ''}${session.train.count} train${session.valid ? ` / ${session.valid.count} validation` : ''} / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs${config.algorithm === 'bptt' ? ', gradients by BPTT' : ''}`,
+    `${replicas > 1 ? `${replicas} replicas, ` : ''}${session.train.count} train${session.valid ? ` / ${session.valid.count} validation` : ''} / ${session.test.count} test examples, batch ${config.batchSize}, ${config.epochs} epochs${config.algorithm === 'bptt' ? ', gradients by BPTT' : config.algorithm === 'cep' ? ', continual EP (weights updated at every nudged step)' : ''}`,
   );
   await recorder?.start({ config, runDir: runDir.path, resumed: Boolean(resumeDir) });
   const t0 = Date.now();
@@ -252,6 +255,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     preset: config.preset,
     epochs: history.length,
     finalTestError: last?.testError,
+    ...(last?.testTop5Error !== undefined && { finalTestTop5Error: last.testTop5Error }),
     ...(last?.testErrorFromZero !== undefined && { finalTestErrorFromZero: last.testErrorFromZero, evaluation: 'persistent test particles' }),
     bestTestError: best?.testError,
     bestEpoch: best?.epoch,

@@ -55,7 +55,9 @@ export const runConfigSchema = z
       .strict(),
     data: z
       .object({
-        dataset: z.enum(['mnist', 'fashion-mnist', 'cifar10']),
+        dataset: z.enum(['mnist', 'fashion-mnist', 'kmnist', 'cifar10', 'cifar100', 'svhn']),
+        /** CIFAR-100 only: 'fine' (100 classes, the default) or 'coarse' (20 superclasses). */
+        labels: z.enum(['fine', 'coarse']).optional(),
         dataDir: z.string().optional(),
         download: z.boolean().optional(),
         trainLimit: positiveInt.optional(),
@@ -65,7 +67,12 @@ export const runConfigSchema = z
         flatten: z.boolean(),
         augment: z.object({ cropPad: z.number().int().nonnegative().optional(), flip: z.boolean().optional() }).strict().optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine((data, ctx) => {
+        if (data.labels !== undefined && data.dataset !== 'cifar100') {
+          ctx.addIssue({ code: 'custom', path: ['labels'], message: `only cifar100 has fine and coarse labels (dataset is ${data.dataset})` });
+        }
+      }),
     batchSize: positiveInt,
     evalBatchSize: positiveInt,
     epochs: positiveInt,
@@ -87,8 +94,11 @@ export const runConfigSchema = z
      * (a ConfigError where it cannot run), or `auto` (fused where it applies, tfjs ops elsewhere).
      */
     kernels: z.enum(['fused', 'tfjs', 'auto']).optional(),
-    /** How the gradient is computed: EP, or BPTT through the same dynamics (Ernoult et al. 2019). */
-    algorithm: z.enum(['ep', 'bptt']).default('ep'),
+    /**
+     * How the gradient is computed: EP, BPTT through the same dynamics (Ernoult et al. 2019), or
+     * continual EP, the weights updated at every nudged step (Ernoult et al. 2020; ContinualTrainer).
+     */
+    algorithm: z.enum(['ep', 'bptt', 'cep']).default('ep'),
     /** Stop after this many batches in total (smoke runs). */
     maxBatches: positiveInt.optional(),
   })

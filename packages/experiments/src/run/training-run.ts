@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { type Batch, ConfigError, fetchToHost, Rng, setupBackend, tf } from '@eqprop/core';
 import { batches, type Dataset, numBatches } from '@eqprop/datasets';
 import type { EnergyNetwork } from '@eqprop/energies';
-import { type BatchResult, type EvalResult, type ParticleStore, Trainer } from '@eqprop/learning';
+import { type BatchResult, ContinualTrainer, type EvalResult, type ParticleStore, Trainer } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
 import { buildModel, type ModelConfig, saveParams } from '@eqprop/models';
 import { BpttTrainer } from './bptt-trainer.js';
@@ -20,6 +20,8 @@ export interface EpochMetrics {
   trainLoss: number;
   testError: number;
   testLoss: number;
+  /** Fraction of test examples whose class is not among the 5 highest scores (absent where a worker did not report it). */
+  testTop5Error?: number;
   seconds: number;
   meanFreeSteps: number;
   /** Free-phase steps per training example (below meanFreeSteps when the tolerance is per example). */
@@ -32,6 +34,7 @@ export interface EpochMetrics {
   /** With a validation set (`data.validation`): its error and loss, evaluated as the test set is. */
   validError?: number;
   validLoss?: number;
+  validTop5Error?: number;
 }
 
 export interface Session {
@@ -52,17 +55,23 @@ export async function createSession(config: RunConfig): Promise<Session> {
   const net = buildModel(config.model as ModelConfig, new Rng(config.seed));
   const opts = { seed: config.seed + 1, trainCount: train.count, testCount: test.count, validCount: valid?.count };
   if (config.algorithm === 'bptt' && (config.workers ?? 1) > 1) throw new ConfigError('--workers applies to EP only: BPTT trains on one thread');
+  if (config.algorithm === 'cep' && (config.workers ?? 1) > 1)
+    throw new ConfigError('--workers applies to EP only: continual EP (cep) moves the weights inside each batch and trains on one thread');
   return { config, net, trainer: makeTrainer(config, net, opts), train, test, valid };
 }
 
 /**
  * EP's trainer, with @eqprop/kernels' fused relaxation and optimizer step where `--kernels` asks
- * (on one thread: data-parallel replicas run tfjs ops), or BPTT's.
+ * (on one thread: data-parallel replicas run tfjs ops), BPTT's, or continual EP's.
  */
 function makeTrainer(config: RunConfig, net: EnergyNetwork, opts: ConstructorParameters<typeof Trainer>[2]): Trainer {
   if (config.algorithm === 'bptt') {
     if (config.kernels === 'fused') throw new ConfigError('--kernels fused applies to EP: BPTT runs on tfjs ops (--kernels tfjs)');
     return new BpttTrainer(net, config.trainer, opts);
+  }
+  if (config.algorithm === 'cep') {
+    if (config.kernels === 'fused') throw new ConfigError('--kernels fused applies to EP: continual EP (cep) runs on tfjs ops (--kernels tfjs)');
+    return new ContinualTrainer(net, config.trainer, opts);
   }
   const kernels = config.kernels ?? 'tfjs';
   if (kernels === 'tfjs') return new Trainer(net, config.trainer, opts);
@@ -106,10 +115,10 @@ export function checkAgainstData(config: RunConfig, train: Dataset): void {
  * Data-parallel replicas for a run: --workers if given; else one per core for a convnet, whose
  * relaxation step is compute-bound (2 replicas: 1.74× one), with at least 5 examples a share; one
  * for the MLPs, where the per-op overhead and the exchange outweigh the halved batch (0.64×–0.87×);
- * one for BPTT, which trains on the main thread.
+ * one for BPTT and continual EP, which train on the main thread.
  */
 export function resolveWorkers(config: RunConfig): number {
-  if (config.algorithm === 'bptt') return 1;
+  if (config.algorithm === 'bptt' || config.algorithm === 'cep') return 1;
   // an accelerator holds the whole batch; replicas are wasm threads
   if (tf.getBackend() === 'webgpu') {
     if ((config.workers ?? 1) > 1)
@@ -293,13 +302,17 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
       trainLoss: partial.loss / Math.max(partial.count, 1),
       testError: ev.error,
       testLoss: ev.loss,
+      ...(ev.top5Error !== undefined && { testTop5Error: ev.top5Error }),
       seconds,
       meanFreeSteps: partial.steps / Math.max(partial.batches, 1),
       freeStepsPerExample: (partial.exampleSteps ?? 0) / Math.max(partial.count, 1),
       evalSeconds: (Date.now() - tEval) / 1000,
       ...(ev.fromZero && { testErrorFromZero: ev.fromZero.error, testLossFromZero: ev.fromZero.loss }),
       ...(ev.validation && { validError: ev.validation.error, validLoss: ev.validation.loss }),
+      ...(ev.validation?.top5Error !== undefined && { validTop5Error: ev.validation.top5Error }),
     };
+    // top-5 beside top-1 on the epoch line only where it says something: with more than 10 classes
+    const top5 = m.testTop5Error !== undefined && session.test.numClasses > 10 ? ` (top-5 ${pct(m.testTop5Error).trim()})` : '';
     // before the checkpoint: a kill in between redoes the epoch, which writes the same file again
     if (m.validError !== undefined && history.every((h) => h.validError === undefined || m.validError! < h.validError)) {
       await fetchToHost(Object.values(session.net.params));
@@ -309,7 +322,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
     runDir.appendMetrics({ ...m, tensors: tf.memory().numTensors, time: new Date().toISOString() });
     await onEpoch?.(m);
     log(
-      `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}${m.validError === undefined ? '' : `  valid error ${pct(m.validError)}`}  test error ${pct(m.testError)}${m.testErrorFromZero === undefined ? '' : ` (${pct(m.testErrorFromZero).trim()} from zero)`}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)  free steps ${m.meanFreeSteps.toFixed(1)}${config.trainer.tolPerExample ? ` (${m.freeStepsPerExample.toFixed(1)} per example)` : ''}`,
+      `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}${m.validError === undefined ? '' : `  valid error ${pct(m.validError)}`}  test error ${pct(m.testError)}${top5}${m.testErrorFromZero === undefined ? '' : ` (${pct(m.testErrorFromZero).trim()} from zero)`}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)  free steps ${m.meanFreeSteps.toFixed(1)}${config.trainer.tolPerExample ? ` (${m.freeStepsPerExample.toFixed(1)} per example)` : ''}`,
     );
     partial = { errors: 0, loss: 0, count: 0, steps: 0, exampleSteps: 0, batches: 0, seconds: 0 };
     try {

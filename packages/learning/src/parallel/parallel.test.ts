@@ -135,6 +135,9 @@ describe('data-parallel training', () => {
     for (const out of [run({}, 20), run({ freeSteps: 60, tol: 1e-3, tolPerExample: true }, 10)]) {
       expect(out.evalB.count).toBe(108);
       expect(out.evalB.error).toBe(out.evalA.error);
+      // top-5 from every share (a share without it would leave the total without top-5)
+      expect(out.evalA.top5Error).toBeTypeOf('number');
+      expect(out.evalB.top5Error).toBe(out.evalA.top5Error);
       expect(Math.abs(out.evalA.loss - out.evalB.loss) / out.evalA.loss).toBeLessThan(1e-4);
       expect(out.evalLeak).toBe(0);
     }

@@ -44,6 +44,8 @@ export interface EvaluateMessage extends ShardData {
 export interface EvaluatedMessage {
   type: 'evaluated';
   errors: number;
+  /** Examples whose true class is not among the 5 highest scores. */
+  top5Errors?: number;
   /** Mean cost over the share. */
   loss: number;
   size: number;

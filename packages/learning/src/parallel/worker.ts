@@ -71,7 +71,7 @@ port.on('message', async (msg: ToWorker) => {
         }
         const r = trainer!.evaluateBatch(batch, store);
         send(
-          { type: 'evaluated', errors: r.errors, loss: r.loss, size: r.size, freeState: store?.layers },
+          { type: 'evaluated', errors: r.errors, top5Errors: r.top5Errors, loss: r.loss, size: r.size, freeState: store?.layers },
           store?.layers.map((a) => a.buffer as ArrayBuffer),
         );
       } finally {

@@ -1,6 +1,7 @@
 import { ConfigError } from '@eqprop/core';
 import type { RunConfig } from '../config.js';
 import { ernoult2019 } from './ernoult2019.js';
+import { ernoult2020Cep } from './ernoult2020-cep.js';
 import { laborieux2021 } from './laborieux2021.js';
 import { laborieux2021Conv } from './laborieux2021-conv.js';
 import { scellier2017 } from './scellier2017.js';
@@ -17,7 +18,7 @@ export const DEFAULTS = {
 
 export type Preset = Omit<RunConfig, keyof typeof DEFAULTS | 'preset'> & Partial<Pick<RunConfig, keyof typeof DEFAULTS>>;
 
-const presets: Record<string, Preset> = { ...scellier2017, ...laborieux2021, ...laborieux2021Conv, ...ernoult2019 };
+const presets: Record<string, Preset> = { ...scellier2017, ...laborieux2021, ...laborieux2021Conv, ...ernoult2019, ...ernoult2020Cep };
 
 /** Adds presets (a new paper's file calls this). */
 export function registerPresets(more: Record<string, Preset>): void {

@@ -312,6 +312,39 @@ describe('laborieux2021-*: Laborieux et al. 2021', () => {
   });
 });
 
+describe('ernoult2020-cep: Ernoult et al. 2020 (continual EP)', () => {
+  // github.com/Laborieux-Axel/Equilibrium-Propagation, check/train_mnist_cep.sh (--lrs from the input
+  // to the output, as ours; main.py defaults: --loss 'mse', --mmt 0, no --wds), and the C-EP,
+  // 1 hidden layer command of github.com/ernoult/continualEP's README (--size_tab and --lr_tab
+  // from the output to the input).
+  const LABORIEUX =
+    "python main.py --model 'MLP' --alg 'CEP' --task 'MNIST' --archi 784 512 10 --optim 'sgd' --lrs 0.0056 0.0028 --epochs 100 --act 'mysig' --todo 'train' --betas 0.0 0.2 --T1 40 --T2 15 --mbs 20 --device 7 --save";
+  const ERNOULT = "python main.py --action 'train' --discrete --size_tab 10 512 784 --lr_tab 0.0028 0.0056 --epochs 100 --T 40 --Kmax 15 --beta 0.2 --cep";
+
+  it('is check/train_mnist_cep.sh, and Ernoult’s C-EP command', () => {
+    const c = preset('ernoult2020-cep');
+    const f = flags(LABORIEUX);
+    const e = flags(ERNOULT);
+    expect(f.alg).toEqual(['CEP']);
+    expect(c.algorithm).toBe('cep');
+    expect(c.model).toMatchObject({ kind: 'mlp', sizes: numbers(f.archi), form: 'primitive', cost: 'mse', activation: 'ernoult-sigmoid' });
+    expect(numbers(e.size_tab).reverse()).toEqual(c.model.sizes);
+    expectActivation('ernoult-sigmoid', (x) => 1 / (1 + Math.exp(-4 * (x - 0.5))));
+    expect([c.trainer.freeSteps, c.trainer.nudgedSteps, c.batchSize, c.epochs]).toEqual([f.T1, f.T2, f.mbs, f.epochs].map((v) => Number(v[0])));
+    expect([c.trainer.freeSteps, c.trainer.nudgedSteps, c.epochs]).toEqual([e.T, e.Kmax, e.epochs].map((v) => Number(v[0])));
+    // betas 0.0 β without --random-sign or --thirdphase: one nudge with +β
+    expect(f['random-sign'] ?? f.thirdphase).toBeUndefined();
+    expect([c.trainer.estimator, c.trainer.beta]).toEqual(['one-sided', numbers(f.betas)[1]]);
+    expect(c.trainer.beta).toBe(Number(e.beta[0]));
+    // plain SGD (no --mmt, no --wds), one rate per layer from the input
+    expect(c.trainer.optimizer).toEqual({ kind: f.optim[0], lrs: numbers(f.lrs) });
+    expect(numbers(e.lr_tab).reverse()).toEqual(c.trainer.optimizer.lrs);
+    expect(f.mmt ?? f.wds).toBeUndefined();
+    // Φ −= β·L with L = ½‖s − y‖² (model_utils): the force of β on ½‖s − y‖²
+    expect(nudgeForce(c, S, Y)).toEqual(halfSquareForce(c.trainer.beta).map((r) => r.map((v) => expect.closeTo(v, 7))));
+  });
+});
+
 describe('every preset is covered here', () => {
   it('lists no preset without a paper test', async () => {
     const { presetNames } = await import('./index.js');
@@ -327,6 +360,7 @@ describe('every preset is covered here', () => {
       'laborieux2021-mlp',
       'laborieux2021-cifar10',
       'laborieux2021-mnist',
+      'ernoult2020-cep',
     ];
     expect([...presetNames()].sort()).toEqual([...covered].sort());
   });
