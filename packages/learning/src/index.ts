@@ -1,4 +1,6 @@
 export { ContinualTrainer } from './continual-trainer.js';
+export type { CoupledVariant } from './estimators/coupled.js';
+export { CoupledEstimator } from './estimators/coupled.js';
 export type {
   Estimate,
   EstimateRequest,

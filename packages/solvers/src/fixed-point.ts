@@ -1,6 +1,6 @@
 import { ConfigError, type State, tf } from '@eqprop/core';
 import type { BoundNetwork, Nudge } from '@eqprop/energies';
-import { StepSolver } from './solver.js';
+import { type Clamp, StepSolver } from './solver.js';
 
 export type FixedPointSchedule = 'synchronous' | 'alternating';
 
@@ -56,21 +56,23 @@ export class FixedPoint extends StepSolver {
     }
   }
 
-  protected step(state: State, b: BoundNetwork, nudge?: Nudge): State {
+  protected step(state: State, b: BoundNetwork, nudge?: Nudge, clamp?: Clamp): State {
     const L = b.net.depth;
+    const held = clamp?.layer;
     return tf.tidy(() => {
       const update = (all: tf.Tensor[], k: number) => this.next(b, all, k, nudge);
       if (this.schedule === 'synchronous') {
         const all = b.allActs(state);
-        return state.map((_, i) => update(all, i + 1));
+        return state.map((s, i) => (i + 1 === held ? s.clone() : update(all, i + 1)));
       }
       const all = b.allActs(state.slice());
       for (const parity of [1, 0]) {
         const fresh: [number, tf.Tensor][] = [];
-        for (let k = 1; k <= L; k++) if (k % 2 === parity) fresh.push([k, update(all, k)]);
+        for (let k = 1; k <= L; k++) if (k % 2 === parity && k !== held) fresh.push([k, update(all, k)]);
         for (const [k, t] of fresh) all[k] = t;
       }
-      return all.slice(1);
+      // the held layer is a new tensor, as every other (the caller disposes the old state)
+      return all.slice(1).map((t, i) => (i + 1 === held ? state[i].clone() : t));
     });
   }
 

@@ -1,6 +1,6 @@
 import { ConfigError, type State, tf } from '@eqprop/core';
 import type { BoundNetwork, Nudge } from '@eqprop/energies';
-import { StepSolver } from './solver.js';
+import { type Clamp, StepSolver } from './solver.js';
 
 /**
  * Gradient descent on F = E + β·C with states clipped to the activation's range
@@ -19,13 +19,14 @@ export class GradientDescent extends StepSolver {
     }
   }
 
-  protected step(state: State, b: BoundNetwork, nudge?: Nudge): State {
+  protected step(state: State, b: BoundNetwork, nudge?: Nudge, clamp?: Clamp): State {
     const net = b.net;
     const eps = this.stepSize;
     return tf.tidy(() => {
       const all = b.allActs(net.activities(state));
       return state.map((s, i) => {
         const k = i + 1;
+        if (k === clamp?.layer) return s.clone();
         const act = net.activations[i];
         const field = b.field(all, k, nudge);
         // −∂F/∂s = ρ'(s)·field − s; with ρ = identity on the clipped range, ρ' = 1

@@ -24,6 +24,19 @@ export interface RelaxOptions {
    * cross `tol`, at most `checkEvery` steps on (StopPredictor); false: every `checkEvery` steps.
    */
   predictStops?: boolean;
+  /**
+   * Hold one free layer at a given state for the whole relaxation while the others relax (coupled
+   * learning's clamped output): it starts at `value` and no step moves it.
+   */
+  clamp?: Clamp;
+}
+
+/** A free layer held fixed during a relaxation. */
+export interface Clamp {
+  /** The free layer, 1 … depth (the output is `depth`). */
+  layer: number;
+  /** Its state, the layer's shape for the whole batch (the caller's, never disposed here). */
+  value: tf.Tensor;
 }
 
 export interface Relaxation {
@@ -58,7 +71,7 @@ export abstract class StepSolver implements Solver {
   protected abstract check(bound: BoundNetwork): void;
 
   /** One step of every layer, from `state`. */
-  protected abstract step(state: State, bound: BoundNetwork, nudge?: Nudge): State;
+  protected abstract step(state: State, bound: BoundNetwork, nudge?: Nudge, clamp?: Clamp): State;
 
   relax(bound: BoundNetwork, init: State, opts: RelaxOptions): Relaxation {
     return runSync(this.relaxReads(bound, init, opts));
@@ -66,7 +79,7 @@ export abstract class StepSolver implements Solver {
 
   relaxReads(bound: BoundNetwork, init: State, opts: RelaxOptions): Reads<Relaxation> {
     this.check(bound);
-    return iterateReads(bound, init, opts, (state, b, nudge) => this.step(state, b, nudge));
+    return iterateReads(bound, init, opts, (state, b, nudge, clamp) => this.step(state, b, nudge, clamp));
   }
 }
 
@@ -82,8 +95,12 @@ export function validateRelaxOptions(opts: RelaxOptions): void {
   if (opts.perExample && opts.trace) throw new ConfigError('an energy trace is of the whole batch: it cannot be combined with perExample');
 }
 
-/** One step of a solver: the next state of the examples `bound` holds, nudged by `nudge` if given. */
-export type Step = (state: State, bound: BoundNetwork, nudge?: Nudge) => State;
+/**
+ * One step of a solver: the next state of the examples `bound` holds, nudged by `nudge` if given.
+ * With `clamp`, the loop puts the held layer back after the step; a step that updates layers in
+ * turn (alternating) must leave it as it is, so that later layers of the step see it.
+ */
+export type Step = (state: State, bound: BoundNetwork, nudge?: Nudge, clamp?: Clamp) => State;
 
 /** `iterateReads` with synchronous reads. */
 export function iterate(bound: BoundNetwork, init: State, opts: RelaxOptions, step: Step): Relaxation {
@@ -97,19 +114,23 @@ export function iterate(bound: BoundNetwork, init: State, opts: RelaxOptions, st
  */
 export function iterateReads(bound: BoundNetwork, init: State, opts: RelaxOptions, step: Step): Reads<Relaxation> {
   validateRelaxOptions(opts);
+  if (opts.clamp) checkClamp(opts.clamp, init);
   return opts.perExample ? iteratePerExample(bound, init, opts, step) : iterateBatch(bound, init, opts, step);
 }
 
 function* iterateBatch(bound: BoundNetwork, init: State, opts: RelaxOptions, step: Step): Reads<Relaxation> {
   const checkEvery = opts.checkEvery ?? 5;
   const trace = opts.trace ? [yield* meanEnergy(bound, init, opts.nudge)] : undefined;
-  let state = init.map((s) => s.clone());
+  let state = holdClamped(
+    init.map((s) => s.clone()),
+    opts.clamp,
+  );
   let residual = Number.NaN;
   let converged = false;
   let steps = 0;
   try {
     while (steps < opts.maxSteps) {
-      const next = step(state, bound, opts.nudge);
+      const next = holdClamped(step(state, bound, opts.nudge, opts.clamp), opts.clamp);
       steps++;
       const last = steps === opts.maxSteps;
       const due = last || (opts.tol !== undefined && steps % checkEvery === 0);
@@ -130,12 +151,13 @@ function* iterateBatch(bound: BoundNetwork, init: State, opts: RelaxOptions, ste
   return { state, steps, residual, converged, meanSteps: steps, trace };
 }
 
-/** The examples still relaxing: their rows of the original batch, their state, input and nudge. */
+/** The examples still relaxing: their rows of the original batch, their state, input, nudge and clamp. */
 interface ActiveSet {
   rows: number[];
   state: State;
   bound: BoundNetwork;
   nudge?: Nudge;
+  clamp?: Clamp;
 }
 
 /**
@@ -147,7 +169,16 @@ function* iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions
   const tol = opts.tol!;
   const checkEvery = opts.checkEvery ?? 5;
   const n = bound.batchSize;
-  let active: ActiveSet = { rows: Array.from({ length: n }, (_, i) => i), state: init.map((s) => s.clone()), bound, nudge: opts.nudge };
+  let active: ActiveSet = {
+    rows: Array.from({ length: n }, (_, i) => i),
+    state: holdClamped(
+      init.map((s) => s.clone()),
+      opts.clamp,
+    ),
+    bound,
+    nudge: opts.nudge,
+    clamp: opts.clamp,
+  };
   const settled: { rows: number[]; state: State }[] = [];
   let steps = 0;
   let exampleSteps = 0;
@@ -158,7 +189,7 @@ function* iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions
   // depends on nothing but its own trajectory: a share of a batch stops exactly as the whole would
   const schedule = Array.from({ length: n }, () => new StopPredictor(tol, checkEvery, opts.predictStops ?? true));
   while (steps < opts.maxSteps) {
-    const next = step(active.state, active.bound, active.nudge);
+    const next = holdClamped(step(active.state, active.bound, active.nudge, active.clamp), active.clamp);
     steps++;
     exampleSteps += active.rows.length;
     const last = steps === opts.maxSteps;
@@ -185,13 +216,14 @@ function* iteratePerExample(bound: BoundNetwork, init: State, opts: RelaxOptions
       state: gatherRows(active.state, keep),
       bound: active.bound.subset(keep),
       nudge: active.nudge && { beta: active.nudge.beta, y: gatherRows([active.nudge.y], keep)[0] },
+      clamp: active.clamp && { layer: active.clamp.layer, value: gatherRows([active.clamp.value], keep)[0] },
     };
     for (const s of active.state) s.dispose();
-    releaseActive(active, bound, opts.nudge);
+    releaseActive(active, bound, opts);
     active = rest;
   }
   settled.push({ rows: active.rows, state: active.state });
-  releaseActive(active, bound, opts.nudge);
+  releaseActive(active, bound, opts);
   const residual = converged ? settledResidual : lastResidual;
   return { state: inBatchOrder(settled, n), steps, residual, converged, meanSteps: exampleSteps / Math.max(n, 1) };
 }
@@ -235,10 +267,30 @@ export class StopPredictor {
   }
 }
 
-/** Disposes the bound network and nudge an active set made for its rows (not the caller's). */
-function releaseActive(a: ActiveSet, bound: BoundNetwork, nudge: Nudge | undefined): void {
+/** Disposes the bound network, nudge and clamp an active set made for its rows (not the caller's). */
+function releaseActive(a: ActiveSet, bound: BoundNetwork, opts: RelaxOptions): void {
   if (a.bound !== bound) a.bound.dispose();
-  if (a.nudge && a.nudge !== nudge) a.nudge.y.dispose();
+  if (a.nudge && a.nudge !== opts.nudge) a.nudge.y.dispose();
+  if (a.clamp && a.clamp !== opts.clamp) a.clamp.value.dispose();
+}
+
+/** `state` with the clamped layer replaced by (a handle on) its held value; the replaced tensor is disposed. */
+function holdClamped(state: State, clamp: Clamp | undefined): State {
+  if (!clamp) return state;
+  state[clamp.layer - 1].dispose();
+  state[clamp.layer - 1] = clamp.value.clone();
+  return state;
+}
+
+function checkClamp(clamp: Clamp, init: State): void {
+  const L = init.length;
+  if (!(Number.isInteger(clamp.layer) && clamp.layer >= 1 && clamp.layer <= L)) {
+    throw new ConfigError(`clamp.layer must be a free layer, 1 … ${L}, got ${clamp.layer}`);
+  }
+  const want = init[clamp.layer - 1].shape;
+  if (clamp.value.shape.join() !== want.join()) {
+    throw new ConfigError(`clamp.value of layer ${clamp.layer} must have shape [${want}], got [${clamp.value.shape}]`);
+  }
 }
 
 function gatherRows(tensors: readonly tf.Tensor[], rows: number[]): tf.Tensor[] {

@@ -62,6 +62,6 @@ describe('eqprop gdu', () => {
   it('train names a bad --algorithm', () => {
     const r = cli(['train', '--preset', 'ernoult2019-p1h', '--algorithm', 'sgd']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/config field "algorithm" \(--algorithm\): expected one of ep, bptt, got "sgd"/);
+    expect(r.stderr).toMatch(/config field "algorithm" \(--algorithm\): expected one of ep, bptt, cep, got "sgd"/);
   });
 });

@@ -5,6 +5,7 @@ import { EVAL_HELP, evalCommand } from './eval.js';
 import { GDU_HELP, gduCommand } from './gdu.js';
 import { GPU_CHECK_HELP, gpuCheckCommand } from './gpu-check.js';
 import { presetsCommand } from './presets.js';
+import { RESULTS_HELP, resultsCommand } from './results.js';
 import { RUNS_HELP, runsCommand } from './runs.js';
 import { SWEEP_HELP, sweepCommand } from './sweep.js';
 import { TRAIN_HELP, trainCommand } from './train.js';
@@ -28,5 +29,6 @@ export const commands: Record<string, Command> = {
   db: { summary: 'the embedded PostgreSQL server of the runs database: start, stop, url', help: DB_HELP, run: dbCommand },
   worker: { summary: 'take training jobs from the job queue on a runs database until stopped', help: WORKER_HELP, run: workerCommand },
   runs: { summary: 'runs recorded in a runs database: list, show, compare', help: RUNS_HELP, run: runsCommand },
+  results: { summary: 'results pages, one per preset, from run folders (markdown + learning curves)', help: RESULTS_HELP, run: resultsCommand },
   'gpu-check': { summary: 'WebGPU against wasm on every term, solver, estimator and preset batch', help: GPU_CHECK_HELP, run: gpuCheckCommand },
 };

@@ -1,4 +1,5 @@
 import { ConfigError, type Rng } from '@eqprop/core';
+import { coupledFactory } from './coupled.js';
 import type { Estimator } from './estimator.js';
 import { FivePhaseEstimator } from './five-phase.js';
 import { HolomorphicEstimator } from './holomorphic.js';
@@ -79,3 +80,6 @@ registerEstimator(
   ({ beta, points, divergenceTol }) => new HolomorphicEstimator(beta, { points: points ?? 4, divergenceTol: divergenceTol as number | undefined }),
   { numbered: true },
 );
+registerEstimator('coupled', coupledFactory('coupled'));
+registerEstimator('coupled-negative', coupledFactory('coupled-negative', 'negative'));
+registerEstimator('coupled-centered', coupledFactory('coupled-centered', 'centered'));
