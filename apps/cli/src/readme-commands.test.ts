@@ -17,6 +17,8 @@ const RUN_BY: Record<string, string> = {
   'npm i -g pnpm@12.4.2': '.ci/run',
   'pnpm install': '.ci/run',
   'pnpm test': '.ci/run',
+  'pnpm build': '.ci/run',
+  'pnpm typecheck': '.ci/run',
   'pnpm eqprop train': 'apps/cli/src/cli.test.ts',
   'pnpm eqprop train [--preset NAME] [flags]': 'apps/cli/src/cli.test.ts',
   'pnpm eqprop train --config FILE': HERE,
@@ -45,8 +47,6 @@ const RUN_BY: Record<string, string> = {
 
 /** README commands that no test and no CI step runs, and why (reported, not hidden). */
 const NOT_RUN: Record<string, string> = {
-  'pnpm build': '.ci/run builds through `pnpm test` (turbo builds every package before its tests), never `pnpm build` itself',
-  'pnpm typecheck': '.ci/run runs `pnpm lint` (tsc --noEmit per package), never `pnpm typecheck` itself',
   'pnpm turbo run build --filter=demo...': "the demo's e2e suite builds the demo and serves dist/ itself (e2e/harness.ts)",
   'pnpm --filter demo preview': "the demo's e2e suite serves dist/ with its own server, not `vite preview`",
 };
