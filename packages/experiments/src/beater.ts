@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { type JobKind, POINT_QUEUE, TRAIN_QUEUE } from './queue.js';
+import { stopThread } from './stop-thread.js';
 
 /**
  * One heartbeat thread for all the short jobs of a worker process (sweep points): one connection,
@@ -59,10 +60,8 @@ export function startBeater(opts: { url: string; heartbeatSeconds: number }): Be
   const worker = new Worker(CODE, { eval: true, workerData: { ...opts, pgPath } });
   worker.unref();
   let warnCb: ((line: string) => void) | undefined;
-  let stopped: (() => void) | undefined;
   worker.on('message', (m: { type: string; message?: string }) => {
     if (m.type === 'warn') warnCb?.(m.message ?? '');
-    else if (m.type === 'stopped') stopped?.();
   });
   worker.on('error', (e) => warnCb?.(`heartbeat thread: ${e.message.split('\n')[0]}`));
   return {
@@ -71,14 +70,6 @@ export function startBeater(opts: { url: string; heartbeatSeconds: number }): Be
     onWarn: (cb) => {
       warnCb = cb;
     },
-    stop: () =>
-      new Promise<void>((res) => {
-        const timer = setTimeout(() => void worker.terminate().then(() => res()), 5000);
-        stopped = () => {
-          clearTimeout(timer);
-          res();
-        };
-        worker.postMessage({ type: 'stop' });
-      }),
+    stop: () => stopThread(worker),
   };
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { HEARTBEAT_SQL, type JobKind, POINT_QUEUE, STORE_CHECKPOINT_SQL, TRAIN_QUEUE } from './queue.js';
+import { stopThread } from './stop-thread.js';
 
 /**
  * A worker's companion thread for the job it runs: beats the job's heartbeat and copies each new
@@ -156,7 +157,6 @@ export function startSidecar(opts: SidecarOptions): Sidecar {
   let lost = false;
   let next = 0;
   const waiting = new Map<number, (seq: number) => void>();
-  let stopped: (() => void) | undefined;
   worker.on('message', (m: { type: string; id?: number; seq?: number; message?: string }) => {
     if (m.type === 'lost' && !lost) {
       lost = true;
@@ -165,7 +165,7 @@ export function startSidecar(opts: SidecarOptions): Sidecar {
     else if (m.type === 'flushed') {
       waiting.get(m.id!)?.(m.seq!);
       waiting.delete(m.id!);
-    } else if (m.type === 'stopped') stopped?.();
+    }
   });
   worker.on('error', (e) => warnCb?.(`checkpoint and heartbeat thread: ${e.message.split('\n')[0]}`));
   return {
@@ -181,14 +181,6 @@ export function startSidecar(opts: SidecarOptions): Sidecar {
     onWarn: (cb) => {
       warnCb = cb;
     },
-    stop: () =>
-      new Promise<void>((res) => {
-        const timer = setTimeout(() => void worker.terminate().then(() => res()), 5000);
-        stopped = () => {
-          clearTimeout(timer);
-          res();
-        };
-        worker.postMessage({ type: 'stop' });
-      }),
+    stop: () => stopThread(worker),
   };
 }

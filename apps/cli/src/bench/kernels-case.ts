@@ -146,11 +146,9 @@ async function kernelsEpoch(
   trainer: Partial<RunConfig['trainer']>,
   ctx: BenchContext,
 ): Promise<BenchResult[]> {
-  const config = validateConfig(mergeConfig(getPreset(preset), { epochs: 1, trainer, ...(ctx.quick ? { maxBatches: 100 } : {}) }));
-  const base = await createSession(config);
-  base.trainer.dispose();
-  const opts = { seed: config.seed + 1, trainCount: base.train.count, testCount: base.test.count, validCount: base.valid?.count };
-  const session = { ...base, trainer: new KernelTrainer(base.net, config.trainer, opts, mode) };
+  // the same session `eqprop train --kernels <mode>` builds
+  const config = validateConfig(mergeConfig(getPreset(preset), { epochs: 1, kernels: mode, trainer, ...(ctx.quick ? { maxBatches: 100 } : {}) }));
+  const session = await createSession(config);
   const dir = mkdtempSync(join(tmpdir(), 'eqprop-bench-'));
   try {
     const runDir = new RunDir(dir);
