@@ -26,6 +26,7 @@ const RUN_BY: Record<string, string> = {
   'pnpm eqprop train --validation N …': HERE,
   'pnpm eqprop eval --run runs/<dir> [--workers N]': 'apps/cli/src/cli.test.ts',
   'pnpm eqprop presets': 'apps/cli/src/cli.test.ts',
+  'pnpm eqprop results --runs DIR': 'apps/cli/src/commands/results.test.ts',
   'pnpm eqprop train --preset ernoult2019-p1h --algorithm bptt': 'apps/cli/src/commands/results.test.ts',
   'pnpm eqprop gdu --preset ernoult2019-p1h': 'apps/cli/src/commands/gdu.test.ts',
   'pnpm eqprop compare --preset NAME --with bp,bptt,rbp,chl': 'apps/cli/src/experiments.test.ts',
