@@ -1,6 +1,6 @@
 import { ConfigError } from '@eqprop/core';
 import { describe, expect, it } from 'vitest';
-import { linePlot } from './line-plot.js';
+import { linePlot, wrapWords } from './line-plot.js';
 import { findAll, parseXml, svgTexts } from './svg-xml.js';
 
 const x = [1e-3, 1e-2, 1e-1, 1];
@@ -48,5 +48,19 @@ describe('linePlot extras: bands, markers, dotted lines, vertical lines', () => 
     const bad = () => linePlot({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'b', x, y: x, band: { lo: [1], hi: x } }] });
     expect(bad).toThrow(ConfigError);
     expect(bad).toThrow(/"b" has 4 points but a band of 1 \/ 4/);
+  });
+});
+
+describe('wrapWords (plot titles)', () => {
+  it('packs words into lines of at most max characters, keeping every word in order', () => {
+    const text = 'bias and variance of the EP estimate against the true gradient';
+    const lines = wrapWords(text, 20);
+    expect(lines.every((l) => l.length <= 20)).toBe(true);
+    expect(lines.join(' ')).toBe(text);
+    expect(lines.length).toBe(4);
+  });
+  it('cuts a word longer than a line, and gives one empty line for an empty title', () => {
+    expect(wrapWords('abcdefghij', 4)).toEqual(['abcd', 'efgh', 'ij']);
+    expect(wrapWords('', 10)).toEqual(['']);
   });
 });

@@ -40,6 +40,27 @@ export interface LinePlotOptions {
 /** The palette of matplotlib (tab10): distinct, and readable on white. */
 export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
+/** Width of one character of the 15 px bold title, generous (a wide glyph of Helvetica/Noto Sans). */
+const TITLE_CHAR_W = 8.6;
+
+/** Words packed into lines of at most `max` characters; a longer word is cut. */
+export function wrapWords(text: string, max: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    for (let w = word; w.length > 0; w = w.slice(max)) {
+      const piece = w.slice(0, max);
+      if (!line) line = piece;
+      else if (line.length + 1 + piece.length <= max) line += ` ${piece}`;
+      else {
+        lines.push(line);
+        line = piece;
+      }
+    }
+  }
+  return line ? [...lines, line] : lines.length ? lines : [''];
+}
+
 /**
  * A line plot as a standalone SVG document (no dependencies, no scripts): title, labelled axes
  * with ticks, grid, optional log axes, one path per series, and a legend.
@@ -56,8 +77,11 @@ export function linePlot(opts: LinePlotOptions): string {
   const width = opts.width ?? 720;
   const charW = 6.6;
   const legendW = series.length ? Math.min(260, 40 + charW * Math.max(...series.map((s) => s.name.length))) : 0;
-  const height = Math.max(opts.height ?? 420, 90 + 18 * series.length);
-  const m = { left: 78, right: 20 + legendW, top: 42, bottom: 56 };
+  // a long title wraps onto more lines (and the plot moves down) instead of running off the page
+  const titleLines = wrapWords(opts.title, Math.floor((width - 20) / TITLE_CHAR_W));
+  const titleH = 18 * (titleLines.length - 1);
+  const height = Math.max(opts.height ?? 420, 90 + 18 * series.length) + titleH;
+  const m = { left: 78, right: 20 + legendW, top: 42 + titleH, bottom: 56 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
 
@@ -85,7 +109,7 @@ export function linePlot(opts: LinePlotOptions): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
     `<title>${esc(opts.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${m.left + pw / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${esc(opts.title)}</text>`,
+    ...titleLines.map((line, i) => `<text x="${width / 2}" y="${24 + 18 * i}" text-anchor="middle" font-size="15" font-weight="bold">${esc(line)}</text>`),
   );
   // grid and ticks
   for (const t of xAxis.ticks) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   base64ToBytes,
   bytesToBase64,
+  ConfigError,
   compareGrads,
   DataFormatError,
   deserializeTensor,
@@ -13,6 +14,22 @@ import {
 } from './index.js';
 
 describe('Rng', () => {
+  it('refuses, in one line, a seed it would silently truncate, zero-fill or round', () => {
+    expect(() => new Rng([1, 2] as never)).toThrow(/^an Rng state must be four integers in 0 … 2\^32 − 1 \(from rng.getState\(\)\), got \[1, 2\]$/);
+    expect(() => new Rng([1, 2, 3, 4, 5] as never)).toThrow(ConfigError);
+    expect(() => new Rng([1, 2, 3, -4] as never)).toThrow(ConfigError);
+    expect(() => new Rng([1, 2, 3, 2 ** 32] as never)).toThrow(ConfigError);
+    expect(() => new Rng(1.5)).toThrow(/^an Rng seed must be an integer, got 1.5$/);
+    expect(() => new Rng(Number.NaN)).toThrow(ConfigError);
+    expect(() => new Rng(1).setState([0, 0, 1] as never)).toThrow(ConfigError);
+    // what is accepted still works: a negative integer is taken modulo 2^32, a saved state restores
+    expect(new Rng(-1).next()).toBe(new Rng(2 ** 32 - 1).next());
+    const r = new Rng(9);
+    const saved = r.getState();
+    const first = r.next();
+    expect(new Rng(saved).next()).toBe(first);
+  });
+
   it('is deterministic for a seed and resumable from its state', () => {
     const a = new Rng(42);
     const b = new Rng(42);

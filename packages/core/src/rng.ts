@@ -1,14 +1,32 @@
+import { ConfigError } from './errors.js';
 /**
  * Seeded pseudo-random numbers (xoshiro128**). The whole state is four 32-bit words, so a
  * checkpoint can save it and a resumed run draws exactly the numbers it would have drawn.
  */
 export type RngState = [number, number, number, number];
 
+const isWord = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+
+/**
+ * A seed is an integer (any sign: it is taken modulo 2³²) or a saved state of exactly four 32-bit
+ * words; anything else would be silently truncated, zero-filled or rounded into another stream.
+ */
+function checkSeed(seed: unknown): void {
+  if (Array.isArray(seed)) {
+    if (seed.length !== 4 || !seed.every(isWord)) {
+      throw new ConfigError(`an Rng state must be four integers in 0 … 2^32 − 1 (from rng.getState()), got [${seed.join(', ')}]`);
+    }
+  } else if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
+    throw new ConfigError(`an Rng seed must be an integer, got ${String(seed)}`);
+  }
+}
+
 export class Rng {
   private s: Uint32Array;
 
   constructor(seed: number | RngState = 0) {
     this.s = new Uint32Array(4);
+    checkSeed(seed);
     if (Array.isArray(seed)) {
       this.s.set(seed);
     } else {
@@ -92,6 +110,8 @@ export class Rng {
   }
 
   setState(state: RngState): void {
+    if (!Array.isArray(state)) throw new ConfigError(`an Rng state must be four integers in 0 … 2^32 − 1 (from rng.getState()), got ${String(state)}`);
+    checkSeed(state);
     this.s.set(state);
   }
 }

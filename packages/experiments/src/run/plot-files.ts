@@ -13,8 +13,13 @@ const FONTS = ['400Regular/NotoSans_400Regular.ttf', '700Bold/NotoSans_700Bold.t
  * npm too, and system fonts fill in glyphs it lacks where there are any.
  */
 export function svgToPng(svg: string, opts: { systemFonts?: boolean } = {}): Buffer {
+  return renderSvg(svg, { ...opts, zoom: 2 }).asPng();
+}
+
+/** The SVG rendered on white as resvg draws it for svgToPng (`pixels` is RGBA, row by row). */
+export function renderSvg(svg: string, opts: { systemFonts?: boolean; zoom?: number } = {}) {
   const font = { fontFiles: FONTS, loadSystemFonts: opts.systemFonts ?? true, defaultFontFamily: 'Noto Sans', sansSerifFamily: 'Noto Sans' };
-  return new Resvg(svg, { background: 'white', fitTo: { mode: 'zoom', value: 2 }, font }).render().asPng();
+  return new Resvg(svg, { background: 'white', fitTo: { mode: 'zoom', value: opts.zoom ?? 1 }, font }).render();
 }
 
 /**
