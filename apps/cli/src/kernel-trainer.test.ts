@@ -1,7 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { Rng, setupBackend, tf } from '@eqprop/core';
 import { createSession, FusedStepOptimizer, getPreset, KernelTrainer } from '@eqprop/experiments';
-import { FusedFixedPoint } from '@eqprop/kernels';
-import { Trainer } from '@eqprop/learning';
+import { FusedEpStep, FusedFixedPoint, KernelTeam } from '@eqprop/kernels';
+import { type BatchResult, Trainer, type TrainerConfig } from '@eqprop/learning';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from './commands/train.js';
@@ -12,12 +13,13 @@ beforeAll(async () => {
 });
 
 /** laborieux2021-mlp made small: the same dynamics, optimizer and estimator. */
-function setup(mode: 'tfjs' | 'fused') {
+function setup(mode: 'tfjs' | 'fused', team?: KernelTeam, trainer: Partial<TrainerConfig> = {}) {
   const preset = getPreset('laborieux2021-mlp');
   const model = { ...(preset.model as ModelConfig), sizes: [24, 16, 10] } as ModelConfig;
   const net = buildModel(model, new Rng(1));
-  const config = { ...preset.trainer, optimizer: { kind: 'adam' as const, lrs: [2e-2] } };
-  return { net, trainer: mode === 'tfjs' ? new Trainer(net, config, { seed: 2 }) : new KernelTrainer(net, config, { seed: 2 }, mode) };
+  const config = { ...preset.trainer, optimizer: { kind: 'adam' as const, lrs: [2e-2] }, ...trainer };
+  const opts = { seed: 2, trainCount: 64 };
+  return { net, trainer: mode === 'tfjs' ? new Trainer(net, config, opts) : new KernelTrainer(net, config, opts, mode, team) };
 }
 
 /** Largest absolute difference. */
@@ -32,20 +34,30 @@ function maxGap(a: Record<string, tf.Tensor>, b: Record<string, tf.Tensor>): num
 }
 
 describe('KernelTrainer (--kernels)', () => {
-  it('auto fuses the relaxation, and the optimizer step of Adam only; tfjs fuses nothing', () => {
-    const preset = getPreset('ernoult2019-p1h'); // fixed point and SGD
+  it('auto fuses a dense fixed-point batch whole (phases, gradients and the update, whatever the optimizer), elsewhere the optimizer step of Adam only; tfjs fuses nothing', () => {
+    const preset = getPreset('ernoult2019-p1h'); // fixed point, one-sided, SGD
     const net = buildModel(preset.model as ModelConfig, new Rng(1));
     const sgd = new KernelTrainer(net, preset.trainer, { seed: 2 }, 'auto');
     expect(sgd.solver).toBeInstanceOf(FusedFixedPoint);
-    expect(sgd.optimizer).not.toBeInstanceOf(FusedStepOptimizer);
-    const forced = new KernelTrainer(net, preset.trainer, { seed: 2 }, 'fused');
-    expect(forced.optimizer).toBeInstanceOf(FusedStepOptimizer);
-    const adam = new KernelTrainer(net, { ...preset.trainer, optimizer: { kind: 'adam', lrs: [1e-3] } }, { seed: 2 }, 'auto');
+    expect(sgd.optimizer).toBeInstanceOf(FusedStepOptimizer);
+    expect(sgd.epStep).toBeInstanceOf(FusedEpStep);
+    // a gradient-descent solver: no fused relaxation, so no whole batch; SGD stays tfjs ops, Adam is fused
+    const eb = getPreset('ernoult2019-eb1h');
+    const ebNet = buildModel(eb.model as ModelConfig, new Rng(1));
+    const gd = new KernelTrainer(ebNet, eb.trainer, { seed: 2 }, 'auto');
+    expect([gd.solver, gd.optimizer, gd.epStep].map((o) => o?.constructor.name)).toEqual(['GradientDescent', 'Optimizer', undefined]);
+    const adam = new KernelTrainer(ebNet, { ...eb.trainer, optimizer: { kind: 'adam', lrs: [1e-3] } }, { seed: 2 }, 'auto');
     expect(adam.optimizer).toBeInstanceOf(FusedStepOptimizer);
+    expect(adam.epStep).toBeUndefined();
+    // an estimator FusedEpStep does not compute (five-phase): the fused solver and optimizer, batch by Trainer
+    const five = new KernelTrainer(net, { ...preset.trainer, estimator: 'five-phase' }, { seed: 2 }, 'auto');
+    expect(five.solver).toBeInstanceOf(FusedFixedPoint);
+    expect(five.epStep).toBeUndefined();
     const off = new KernelTrainer(net, preset.trainer, { seed: 2 }, 'tfjs');
     expect(off.solver).not.toBeInstanceOf(FusedFixedPoint);
-    for (const t of [sgd, forced, adam, off]) t.dispose();
-    tf.dispose(Object.values(net.params));
+    expect(off.epStep).toBeUndefined();
+    for (const t of [sgd, gd, adam, five, off]) t.dispose();
+    tf.dispose([...Object.values(net.params), ...Object.values(ebNet.params)]);
   });
 
   it('fused: trains as the tfjs Trainer does, batch after batch, with its solver and optimizer fused', () => {
@@ -54,10 +66,15 @@ describe('KernelTrainer (--kernels)', () => {
     expect(fused.trainer.solver).toBeInstanceOf(FusedFixedPoint);
     expect(fused.trainer.optimizer).toBeInstanceOf(FusedStepOptimizer);
     const start = Object.fromEntries(Object.entries(tfjs.net.params).map(([k, p]) => [k, p.clone()]));
+    expect((fused.trainer as KernelTrainer).epStep).toBeInstanceOf(FusedEpStep); // the whole batch in the kernels
     for (let i = 0; i < 5; i++) {
       const batch = randomBatch([24], 8, 10 + i);
-      tfjs.trainer.trainBatch(batch);
-      fused.trainer.trainBatch(batch);
+      const a = tfjs.trainer.trainBatch(batch);
+      const b = fused.trainer.trainBatch(batch);
+      // the batch's summary is Trainer's: errors, top-5 errors and steps alike, the loss to float32 rounding
+      const pick = (r: BatchResult) => [r.errors, r.top5Errors, r.size, r.freeSteps, r.freeStepsPerExample];
+      expect(pick(b)).toEqual(pick(a));
+      expect(b.loss).toBeCloseTo(a.loss, 5);
       tf.dispose([batch.x, batch.y]);
     }
     // Adam's steps are ±lr-sized whatever the gradient's size, so the gradients' float32 differences
@@ -102,10 +119,45 @@ describe('KernelTrainer (--kernels)', () => {
     b.trainer.dispose();
   });
 
+  it('fused on two threads trains bit for bit as on one, with a per-example tolerance and persistent particles, and leaves no tensor and no kernel memory behind', async () => {
+    const pair = await KernelTeam.start({ threads: 2 });
+    expect(pair.threads).toBe(2);
+    const opts = { tol: 1e-4, tolPerExample: true, persistent: true };
+    const one = setup('fused', undefined, opts);
+    const two = setup('fused', pair, opts);
+    const tfjs = setup('tfjs', undefined, opts);
+    const tensors = tf.memory().numTensors;
+    let bytes = 0;
+    for (let i = 0; i < 6; i++) {
+      // the same examples again from the fourth batch on: their particles are used
+      const batch = { ...randomBatch([24], 8, 30 + (i % 3)), indices: Int32Array.from({ length: 8 }, (_, j) => 8 * (i % 3) + j) };
+      const r1 = one.trainer.trainBatch(batch);
+      const r2 = two.trainer.trainBatch(batch);
+      const r0 = tfjs.trainer.trainBatch(batch);
+      expect(r2).toEqual(r1);
+      expect([r1.errors, r1.freeStepsPerExample]).toEqual([r0.errors, r0.freeStepsPerExample]);
+      if (i === 0) bytes = pair.K.memory.buffer.byteLength;
+      tf.dispose([batch.x, batch.y]);
+    }
+    expect(maxGap(two.net.params, one.net.params)).toBe(0);
+    expect(maxGap(one.net.params, tfjs.net.params)).toBeLessThan(1e-3 * 2e-2);
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(pair.K.memory.buffer.byteLength).toBe(bytes);
+    two.trainer.dispose(); // disposes its team: workers terminated
+    expect(() => pair.run([])).toThrow(/used after dispose/);
+    for (const t of [one, tfjs]) t.trainer.dispose();
+  });
+
   it('eqprop train --kernels: createSession builds the fused trainer, or refuses in one line where it cannot run', async () => {
     const base = resolveConfig({ preset: 'laborieux2021-mlp', 'train-limit': '200', 'test-limit': '50', 'batch-size': '20' });
-    const fused = await createSession({ ...base, kernels: 'fused' });
+    const fused = await createSession({ ...base, kernels: 'fused', kernelThreads: 1 });
     expect(fused.trainer).toBeInstanceOf(KernelTrainer);
+    expect((fused.trainer as KernelTrainer).team.threads).toBe(1);
+    expect((fused.trainer as KernelTrainer).epStep).toBeInstanceOf(FusedEpStep);
+    // the default: two threads on a machine of two cores or more
+    const auto = await createSession({ ...base, kernels: 'auto' });
+    expect((auto.trainer as KernelTrainer).team.threads).toBe(availableParallelism() >= 2 ? 2 : 1);
+    auto.trainer.dispose();
     expect(fused.trainer.solver).toBeInstanceOf(FusedFixedPoint);
     expect(fused.trainer.optimizer).toBeInstanceOf(FusedStepOptimizer);
     fused.trainer.dispose();

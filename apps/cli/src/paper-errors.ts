@@ -39,6 +39,18 @@ const FIGURES: Record<string, PaperFigure> = {
   },
   'laborieux2021-mnist': { paper: 'Laborieux et al. 2021', url: 'https://www.frontiersin.org/articles/10.3389/fnins.2021.633674/full' },
   'laborieux2021-mlp': { paper: 'Laborieux et al. 2021', url: 'https://www.frontiersin.org/articles/10.3389/fnins.2021.633674/full' },
+  // the vector-field convnets: the abstract's "unidirectional forward and backward connections" result was cut off in
+  // the text we could read, so no figure
+  'laborieux2021-vf-cifar10': { paper: 'Laborieux et al. 2021', url: 'https://www.frontiersin.org/articles/10.3389/fnins.2021.633674/full' },
+  'laborieux2021-vf-cifar10-same-update': { paper: 'Laborieux et al. 2021', url: 'https://www.frontiersin.org/articles/10.3389/fnins.2021.633674/full' },
+  'laborieux2021-vf-mnist': { paper: 'Laborieux et al. 2021', url: 'https://www.frontiersin.org/articles/10.3389/fnins.2021.633674/full' },
+  // Vinayak & Srinivasan 2025, abstract: "Hopfield-Resnet13 achieves 93.92% accuracy on CIFAR-10" (https://arxiv.org/html/2509.26003v1)
+  'hopfield-resnet13-cifar10': {
+    testError: 1 - 0.9392,
+    paper: 'Vinayak & Srinivasan 2025',
+    where: 'abstract',
+    url: 'https://arxiv.org/abs/2509.26003',
+  },
   // Ernoult et al. 2020 (continual EP): the abstract gives no figure (https://ar5iv.labs.arxiv.org/html/2005.04168)
   'ernoult2020-cep': { paper: 'Ernoult et al. 2020', url: 'https://arxiv.org/abs/2005.04168' },
 };

@@ -35,6 +35,7 @@ const RUN_BY: Record<string, string> = {
   'pnpm eqprop runs list|show|compare': 'apps/cli/src/commands/runs.test.ts',
   'pnpm eqprop sweep beta|batch-size|lr --preset NAME': 'apps/cli/src/experiments.test.ts',
   'pnpm bench': HERE,
+  'pnpm eqprop bench --only floor/laborieux2021-mlp/kernels,/kernels --out bench.json': HERE,
   'pnpm eqprop db start --dir /srv/eqprop-db': 'apps/cli/src/commands/db.test.ts',
   'pnpm eqprop db url --dir /srv/eqprop-db': 'apps/cli/src/commands/db.test.ts',
   'pnpm eqprop sweep beta --preset ernoult2019-p1h': 'apps/cli/src/commands/sweep-queue.test.ts',
@@ -143,6 +144,15 @@ describe('README commands no other test runs, run small', () => {
     expect(summary.validationError).toBe(Math.min(...metrics.map((m) => m.validError)));
     expect(existsSync(join(run, 'best-params.json'))).toBe(true);
   });
+
+  it('eqprop bench --only floor/…/kernels (the Speed table): tfjs and the fused path on 1 and 2 threads in one run', () => {
+    const r = cli(['bench', '--only', 'floor/laborieux2021-mlp/kernels', '--out', 'kernels.json']);
+    expect(r.code, r.stderr).toBe(0);
+    const results = JSON.parse(readFileSync(join(dir, 'kernels.json'), 'utf8')).results as { name: string; value: number }[];
+    for (const path of ['tfjs', 'fused-1-thread', 'fused-2-threads']) {
+      expect(results.find((x) => x.name === `floor/laborieux2021-mlp/kernels-${path}/ms-per-batch`)?.value).toBeGreaterThan(0);
+    }
+  }, 120_000);
 
   it('pnpm bench (eqprop bench): one case, JSON written', () => {
     const r = cli(['bench', '--only', 'relax/mlp-784-500-500-10-gd/b20', '--quick', '--out', 'bench.json']);

@@ -106,6 +106,11 @@ describe('data-parallel replicas by default', () => {
   it('one per core for a convnet (≥ 5 examples a share), one for an MLP or BPTT, --workers as given', () => {
     expect(resolveWorkers(cfg('laborieux2021-mnist'))).toBe(Math.min(availableParallelism(), 4));
     expect(resolveWorkers(cfg('laborieux2021-mnist', { batchSize: 8 }))).toBe(1);
+    // the other convolutional kinds too: vector-field convnets and the Hopfield-ResNet
+    for (const preset of ['laborieux2021-vf-cifar10', 'hopfield-resnet13-cifar10']) {
+      const c = cfg(preset);
+      expect(resolveWorkers(c)).toBe(Math.min(availableParallelism(), Math.floor(c.batchSize / 5)));
+    }
     expect(resolveWorkers(cfg('laborieux2021-mlp'))).toBe(1);
     expect(resolveWorkers(cfg('ernoult2019-p1h', { algorithm: 'bptt' }))).toBe(1);
     expect(resolveWorkers(cfg('laborieux2021-mlp', { workers: 3 }))).toBe(3);

@@ -2,7 +2,7 @@ import { addGrads, ConfigError, type Grads, type Reads, runSync, type State, tf 
 import type { BoundNetwork } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
 import { dynamicsOf, type Transition } from './dynamics.js';
-import { fieldParamVjp, isStaticTerm } from './field-vjp.js';
+import { fieldParamVjp, isStaticTerm, requireSymmetricJacobian } from './field-vjp.js';
 
 export interface BpttOptions {
   /** The solver whose step is unrolled: FixedPoint('synchronous') or GradientDescent(ε). */
@@ -56,6 +56,7 @@ export function bptt(bound: BoundNetwork, y: tf.Tensor, init: State, opts: BpttO
 /** `bptt` as a Reads program (its one read: the head's relaxation); checks its options when called. */
 export function bpttReads(bound: BoundNetwork, y: tf.Tensor, init: State, opts: BpttOptions): Reads<BpttResult> {
   checkBpttSteps(opts.freeSteps, opts.truncation);
+  requireSymmetricJacobian(bound.net);
   return bpttProgram(bound, y, init, opts);
 }
 

@@ -3,7 +3,7 @@ import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
 import type { Solver } from '@eqprop/solvers';
 import { outputGrad } from './bptt.js';
 import { disposeTransition, dynamicsOf } from './dynamics.js';
-import { fieldParamVjp } from './field-vjp.js';
+import { fieldParamVjp, requireSymmetricJacobian } from './field-vjp.js';
 
 export interface RbpOptions {
   /** The solver whose step s ← f(s, θ) defines the fixed point: FixedPoint('synchronous') or GradientDescent(ε). */
@@ -61,6 +61,7 @@ export function* recurrentBackpropReads(bound: BoundNetwork, y: tf.Tensor, init:
   const adjointTol = opts.adjointTol ?? 1e-6;
   if (!Number.isInteger(maxAdjoint) || maxAdjoint < 1) throw new ConfigError(`adjoint steps must be a positive integer, got ${maxAdjoint}`);
   if (!(adjointTol >= 0)) throw new ConfigError(`adjoint tolerance must be ≥ 0, got ${adjointTol}`);
+  requireSymmetricJacobian(bound.net);
   const dynamics = dynamicsOf(opts.solver);
   const net = bound.net;
   const free = yield* opts.solver.relaxReads(bound, init, { maxSteps: opts.freeSteps, tol: opts.tol });

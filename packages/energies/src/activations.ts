@@ -1,4 +1,5 @@
 import { ConfigError, tf } from '@eqprop/core';
+import { relu6 } from './clip-activation.js';
 
 /**
  * A neuron non-linearity. In the Hopfield form it is ρ (applied to states inside the energy);
@@ -87,6 +88,7 @@ export const ACTIVATIONS: Record<string, Activation> = {
   sigmoid,
   'ernoult-sigmoid': ernoultSigmoid,
   'half-clip': halfClip,
+  relu6,
 };
 
 export function activationByName(name: string): Activation {

@@ -66,6 +66,15 @@ const CASES: Case[] = [
   { title: 'no pooling, 4×3 kernel on a 9×6 layer', lower: [9, 6, 2], kernel: [4, 3, 2, 3], byRows: true },
   { title: 'stride 2, padding 1, no pooling', lower: [7, 7, 2], kernel: [3, 3, 2, 4], stride: 2, padding: 1, byRows: false },
   { title: 'stride 2 then max-pool 2', lower: [9, 9, 1], kernel: [3, 3, 1, 2], stride: 2, pool: { kind: 'max', size: 2 }, byRows: false },
+  { title: 'softmax-pool 2 (temperature 1)', lower: [6, 6, 2], kernel: [3, 3, 2, 3], pool: { kind: 'softmax', size: 2 }, byRows: true },
+  {
+    title: 'softmax-pool 3, temperature 0.25, padding 1',
+    lower: [6, 6, 2],
+    kernel: [3, 3, 2, 3],
+    padding: 1,
+    pool: { kind: 'softmax', size: 3, temperature: 0.25 },
+    byRows: false,
+  },
 ];
 
 /** Φ = Σ a_up · P(conv(a_low, K)) with plain tf ops: the reference tf.grad differentiates. */
@@ -74,6 +83,12 @@ function phi(c: Case, low: tf.Tensor, up: tf.Tensor, K: tf.Tensor): tf.Scalar {
   let y: tf.Tensor4D = tf.conv2d(low as tf.Tensor4D, K as tf.Tensor4D, c.stride ?? 1, pad);
   if (c.pool?.kind === 'max') y = tf.maxPool(y, c.pool.size, c.pool.size, 'valid');
   if (c.pool?.kind === 'avg') y = tf.avgPool(y, c.pool.size, c.pool.size, 'valid');
+  if (c.pool?.kind === 'softmax') {
+    // energy-based-learning's conv_soft_pool: avg(y·e^{y/τ}) / avg(e^{y/τ}) over each window
+    const { size, temperature = 1 } = c.pool;
+    const e = tf.exp(tf.div(y, temperature));
+    y = tf.div(tf.avgPool(tf.mul(y, e) as tf.Tensor4D, size, size, 'valid'), tf.avgPool(e as tf.Tensor4D, size, size, 'valid'));
+  }
   return tf.sum(tf.mul(y, up));
 }
 
@@ -349,6 +364,6 @@ describe('bad shapes are clear errors', () => {
     expect(() => new ConvCoupling(0, 1, v([3, 3, 2]), { inputShape: [7, 7, 2] })).toThrow(/kernel must have shape \[kh, kw, in, out\], got \[3,3,2\]/);
     expect(() => new ConvCoupling(0, 1, v([3, 3, 1, 2]), { inputShape: [7, 7, 1], stride: 0 })).toThrow(/stride must be a positive integer, got 0/);
     expect(() => new ConvCoupling(0, 1, v([3, 3, 1, 2]), { inputShape: [7, 7, 1], pool: { kind: 'min' as 'max', size: 2 } })).toThrow(ConfigError);
-    expect(POOL_KINDS).toEqual(['max', 'avg', 'none']);
+    expect(POOL_KINDS).toEqual(['max', 'avg', 'none', 'softmax']);
   });
 });

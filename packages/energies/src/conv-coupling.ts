@@ -1,12 +1,12 @@
 import { type Grads, type Params, ShapeError, tf } from '@eqprop/core';
 import { type ConvGeometry, conv2d, conv2dBackpropFilter, conv2dBackpropInput, convOutputSize, flipKernel, kernelRow, transposeByRows } from './conv-ops.js';
-import { checkPooling, maxPoolMask, NO_POOLING, type Pooling, pool, unpool } from './pooling.js';
+import { checkPooling, isRouted, NO_POOLING, type Pooling, pool, poolAndRoute, poolRouting, unpool } from './pooling.js';
 import type { Term, TermCache } from './term.js';
 
 export interface ConvCouplingOptions extends Partial<ConvGeometry> {
   /** Per-example shape [height, width, channels] of the lower layer. */
   inputShape: number[];
-  /** Pooling of the convolution before it meets the upper layer (default none). */
+  /** Pooling of the convolution before it meets the upper layer (default none): max, avg or softmax. */
   pool?: Pooling;
 }
 
@@ -43,10 +43,12 @@ export function convLayerShape(inputShape: number[], kernelShape: number[], geom
  * Convolutional coupling Φ = Σ a_upper · P(conv(a_lower, K)), E = −Φ (Ernoult et al. 2019,
  * Laborieux et al. 2021): the pooled convolution of the lower layer feeds the upper layer; the
  * field on the lower layer is the gradient of Φ, routed back through the pooling (max: to the
- * first maximum of each window; avg: evenly) and the transposed convolution. The per-channel
- * bias of the convolution is a Bias term on the upper layer (pooling commutes with it).
+ * first maximum of each window; avg: evenly; softmax: by the smooth maximum's Jacobian, so the
+ * field stays −∂E/∂a) and the transposed convolution. The per-channel bias of the convolution is
+ * a Bias term on the upper layer (max and average pooling commute with it; softmax pooling
+ * does too, P(c + b) = P(c) + b).
  *
- * The convolution of a free lower layer and its pooling mask are computed once per state and
+ * The convolution of a free lower layer and its pooling routing are computed once per state and
  * shared by the fields of both layers (TermCache.latest); with the clamped input as the lower
  * layer, the upper field is static and computed once per batch.
  */
@@ -82,7 +84,7 @@ export class ConvCoupling implements Term {
   }
 
   private get routed(): boolean {
-    return this.pool.kind === 'max' && this.pool.size > 1;
+    return isRouted(this.pool);
   }
 
   energy(acts: readonly tf.Tensor[]): tf.Tensor {
@@ -155,17 +157,14 @@ export class ConvCoupling implements Term {
     return tf.tidy(() => pool(conv2d(a, this.kernel, this.geometry), this.pool));
   }
 
-  /** [P(conv(a)), max-pool mask] for the current state of the lower layer, made once per state. */
+  /** [P(conv(a)), pooling routing (max mask, softmax Jacobian)] for the current state of the lower layer, made once per state. */
   private forward(a: tf.Tensor, cache: TermCache): tf.Tensor[] {
-    return cache.latest(`${this.name}:forward`, a, () => {
-      const c = conv2d(a, this.kernel, this.geometry);
-      return this.routed ? [pool(c, this.pool), maxPoolMask(c, this.pool.size)] : [pool(c, this.pool)];
-    });
+    return cache.latest(`${this.name}:forward`, a, () => poolAndRoute(conv2d(a, this.kernel, this.geometry), this.pool));
   }
 
   /** Pᵀ u with the pooling routed as at lower activity a: ∂Φ/∂conv(a). */
   private unpoolAt(a: tf.Tensor, u: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => unpool(u, this.pool, this.routed ? maxPoolMask(conv2d(a, this.kernel, this.geometry), this.pool.size) : undefined));
+    return tf.tidy(() => unpool(u, this.pool, this.routed ? poolRouting(conv2d(a, this.kernel, this.geometry), this.pool) : undefined));
   }
 
   private kernelGrad(a: tf.Tensor, dy: tf.Tensor): tf.Tensor {

@@ -34,11 +34,14 @@ export class DenseCoupling implements Term {
   }
 
   scaledField(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor {
-    if (k === this.upper && this.lower === 0 && scale === 1) return this.inputProjection(flat(acts[0]));
-    const f = tf.matMul(...this.operands(acts, k, cache, scale));
-    if (k === this.upper) return f;
-    const lowerShape = acts[this.lower].shape; // a flattened conv layer below: back to its shape
-    return lowerShape.length === 2 ? f : f.reshape(lowerShape);
+    // in a tidy of its own: flattening a conv layer's activity makes tensors a caller does not see
+    return tf.tidy(() => {
+      if (k === this.upper && this.lower === 0 && scale === 1) return this.inputProjection(flat(acts[0]));
+      const f = tf.matMul(...this.operands(acts, k, cache, scale));
+      if (k === this.upper) return f;
+      const lowerShape = acts[this.lower].shape; // a flattened conv layer below: back to its shape
+      return lowerShape.length === 2 ? f : f.reshape(lowerShape);
+    });
   }
 
   /**

@@ -1,8 +1,9 @@
 import { ConfigError, type Grads, type Params, ShapeError, type State, takeRows, tf } from '@eqprop/core';
 import type { Activation } from './activations.js';
 import type { Cost } from './costs.js';
+import { checkDropout, type DropoutMasks } from './dropout.js';
 import { SelfTerm } from './self-term.js';
-import { type Term, TermCache } from './term.js';
+import { type FieldTerm, hasEnergy, type Term, TermCache } from './term.js';
 import { probeTermShapes } from './term-shapes.js';
 
 /**
@@ -18,7 +19,8 @@ export interface EnergyNetworkSpec {
   layerShapes: number[][];
   /** One activation per free layer. */
   activations: Activation[];
-  terms: Term[];
+  /** Energy terms, or vector-field terms (fields and updates, no energy): then the network has no energy. */
+  terms: FieldTerm[];
   cost: Cost;
   form: NetworkForm;
   /**
@@ -28,6 +30,11 @@ export interface EnergyNetworkSpec {
    * model's groups, so the parameters of added terms have none until the trainer is told).
    */
   groups?: Record<string, number>;
+  /**
+   * Drop probability of each layer, the input first ([p_0, p_1 … p_L]): dropout inside the energy
+   * (dropout.ts), masks drawn per training batch and bound with `bind(x, masks)`. Default none.
+   */
+  dropout?: readonly number[];
 }
 
 /** Nudging: F = E + β·C(s_L, y). */
@@ -37,14 +44,17 @@ export interface Nudge {
 }
 
 /**
- * A network as solvers, estimators and baselines see it: layer shapes, activations, energy
- * terms and a cost. Architectures build one from terms; nothing here knows a concrete model.
+ * A network as solvers, estimators and baselines see it: layer shapes, activations, terms and a
+ * cost. Architectures build one from terms; nothing here knows a concrete model. Solvers and
+ * estimators use only the terms' fields and updates (FieldTerm); the energy (and whatever needs
+ * it: energy traces, gradient descent, the backward passes of BPTT and recurrent backprop) exists
+ * only when every term is an energy term (`hasEnergy`), and is otherwise a one-line ConfigError.
  */
 export class EnergyNetwork {
   readonly inputShape: number[];
   readonly layerShapes: number[][];
   readonly activations: Activation[];
-  readonly terms: Term[];
+  readonly terms: FieldTerm[];
   readonly cost: Cost;
   readonly form: NetworkForm;
   readonly selfTerm: SelfTerm;
@@ -53,7 +63,11 @@ export class EnergyNetwork {
   readonly groups: Readonly<Record<string, number>>;
   /** Number of free layers L. */
   readonly depth: number;
-  private readonly termsOf: Term[][];
+  /** True when every term has an energy, so the network has E; false for a vector-field network. */
+  readonly hasEnergy: boolean;
+  /** Drop probability of each layer, the input first (EnergyNetworkSpec.dropout); undefined without, or with every rate 0. */
+  readonly dropout?: readonly number[];
+  private readonly termsOf: FieldTerm[][];
 
   constructor(spec: EnergyNetworkSpec) {
     this.inputShape = spec.inputShape;
@@ -90,6 +104,26 @@ export class EnergyNetwork {
     Object.assign(params, spec.cost.params);
     this.params = params;
     this.groups = spec.groups ? checkGroups(spec.groups, params, this.depth) : defaultGroups(spec.terms, spec.cost, this.depth);
+    this.hasEnergy = spec.terms.every(hasEnergy);
+    this.dropout = checkDropout(spec.dropout, shapes, spec.cost);
+  }
+
+  /**
+   * Throws a one-line ConfigError when the network has no energy, naming `what` needed it and the
+   * first term without one (a vector field): a wrong number would be worse.
+   */
+  requireEnergy(what: string): void {
+    if (this.hasEnergy) return;
+    const t = this.terms.find((x) => !hasEnergy(x))!;
+    throw new ConfigError(
+      `${what}: this network has no energy (term ${t.name} is a vector field: fields and updates, no energy); relax it with the fixed-point solver and train it with an EP estimator`,
+    );
+  }
+
+  /** The terms as energy terms (requireEnergy first). */
+  energyTerms(what: string): Term[] {
+    this.requireEnergy(what);
+    return this.terms as Term[];
   }
 
   /** Activities ρ(s) of the free layers (primitive form: the states themselves). */
@@ -109,16 +143,22 @@ export class EnergyNetwork {
     return this.layerShapes.map((shape) => tf.zeros([batch, ...shape]));
   }
 
-  /** Starts a batch: caches everything that stays fixed while it relaxes. Dispose when done. */
-  bind(x: tf.Tensor): BoundNetwork {
+  /**
+   * Starts a batch: caches everything that stays fixed while it relaxes. Dispose when done. With
+   * `masks` (drawDropoutMasks, once per training batch) every phase and update of the batch sees the
+   * masked energy; the bound network owns them.
+   */
+  bind(x: tf.Tensor, masks?: DropoutMasks): BoundNetwork {
     const expected = this.inputShape.reduce((a, b) => a * b, 1);
     const got = x.shape.slice(1).reduce((a, b) => a * b, 1);
     if (got !== expected) {
       throw new ShapeError(`input has per-example shape [${x.shape.slice(1)}], expected [${this.inputShape}]`);
     }
     const reshaped = x.shape.length !== this.inputShape.length + 1;
-    const input = reshaped ? x.reshape([x.shape[0], ...this.inputShape]) : x;
-    return new BoundNetwork(this, input, this.termsOf, reshaped);
+    const masked = masks ? masks.maskInput(x) : x;
+    const input = reshaped ? masked.reshape([x.shape[0], ...this.inputShape]) : masked;
+    if (reshaped && masked !== x) masked.dispose();
+    return new BoundNetwork(this, input, this.termsOf, input !== x, undefined, undefined, masks);
   }
 
   /** E per example (no nudging). */
@@ -133,7 +173,7 @@ export class EnergyNetwork {
 }
 
 /** Every parameter's group: the highest layer its term touches, L + 1 for the cost's. */
-function defaultGroups(terms: readonly Term[], cost: Cost, depth: number): Record<string, number> {
+function defaultGroups(terms: readonly FieldTerm[], cost: Cost, depth: number): Record<string, number> {
   const groups: Record<string, number> = {};
   for (const term of terms) for (const name of Object.keys(term.params)) groups[name] = Math.max(...term.layers);
   for (const name of Object.keys(cost.params)) groups[name] = depth + 1;
@@ -152,15 +192,17 @@ function checkGroups(groups: Record<string, number>, params: Params, depth: numb
 export class BoundNetwork {
   readonly cache: TermCache;
   private readonly staticFields: (tf.Tensor | null)[];
-  private readonly fusedPlans = new Map<number, { term: Term; bias: tf.Tensor1D | null } | null>();
+  private readonly fusedPlans = new Map<number, { term: FieldTerm; bias: tf.Tensor1D | null } | null>();
 
   constructor(
     readonly net: EnergyNetwork,
     readonly x: tf.Tensor,
-    private readonly termsOf: Term[][],
+    private readonly termsOf: FieldTerm[][],
     private readonly ownsInput = false,
     staticFields?: (tf.Tensor | null)[],
     parentCache?: TermCache,
+    /** This batch's dropout masks (disposed with it); `x` is already masked. */
+    readonly masks?: DropoutMasks,
   ) {
     this.cache = new TermCache(parentCache);
     // Σ of every field that depends only on θ and x (input projection, biases): once per batch
@@ -192,7 +234,7 @@ export class BoundNetwork {
   subset(rows: readonly number[]): BoundNetwork {
     const x = takeRows(this.x, rows);
     const fields = this.staticFields.map((f) => (f ? takeRows(f, rows) : null));
-    return new BoundNetwork(this.net, x, this.termsOf, true, fields, this.cache);
+    return new BoundNetwork(this.net, x, this.termsOf, true, fields, this.cache, this.masks?.subset(rows));
   }
 
   /** `[x, a_1 … a_L]`: the activity array terms expect. */
@@ -219,6 +261,13 @@ export class BoundNetwork {
   }
 
   private affineField(all: readonly tf.Tensor[], k: number, nudge: Nudge | undefined, gain: number, centre: number): tf.Tensor {
+    const m = this.masks;
+    if (!m) return this.termsField(all, k, nudge, gain, centre);
+    // dropout: terms and cost see masked activities; layer k's own gate passes the sum (dropout.ts)
+    return tf.tidy(() => m.gated(k, this.termsField(m.acts(all, this.cache), k, nudge, gain, 0), gain * centre));
+  }
+
+  private termsField(all: readonly tf.Tensor[], k: number, nudge: Nudge | undefined, gain: number, centre: number): tf.Tensor {
     return tf.tidy(() => {
       let f: tf.Tensor | null = this.staticPart(k, gain, centre, all[k].shape);
       for (const t of this.termsOf[k]) {
@@ -240,6 +289,7 @@ export class BoundNetwork {
    * a static part that differs per example (an input projection), no fused form of σ.
    */
   fusedActivation(all: readonly tf.Tensor[], k: number): tf.Tensor | undefined {
+    if (this.masks) return undefined; // a gate per unit: not one fused op
     const plan = this.fusedPlan(k);
     const act = this.net.activations[k - 1];
     if (!plan?.term.matmulOperands) return undefined;
@@ -249,7 +299,7 @@ export class BoundNetwork {
   }
 
   /** Whether layer k's step fuses, with its moving term and constant: decided once per batch, not every step. */
-  private fusedPlan(k: number): { term: Term; bias: tf.Tensor1D | null } | null {
+  private fusedPlan(k: number): { term: FieldTerm; bias: tf.Tensor1D | null } | null {
     let plan = this.fusedPlans.get(k);
     if (plan === undefined) {
       const moving = this.termsOf[k].filter((t) => !t.isStaticFor(k));
@@ -289,7 +339,12 @@ export class BoundNetwork {
 
   /** −β ∂C/∂a_L: the nudge as a push on the output itself (a step that adds it after the activation). */
   nudgeDrive(out: tf.Tensor, nudge: Nudge): tf.Tensor {
-    return tf.tidy(() => tf.mul(this.net.cost.nudgeField(out, nudge.y, this.cache), nudge.beta).reshape(out.shape));
+    const m = this.masks;
+    const L = this.net.depth;
+    return tf.tidy(() => {
+      const push = tf.mul(this.net.cost.nudgeField(m ? m.act(L, out) : out, nudge.y, this.cache), nudge.beta).reshape(out.shape);
+      return m ? m.gated(L, push, 0) : push;
+    });
   }
 
   /** gain·(static field − centre), cached for the batch; null when it is zero. */
@@ -300,13 +355,17 @@ export class BoundNetwork {
     return this.cache.get(`static:${k}:${gain}:${centre}`, () => (base ? tf.mul(tf.sub(base, centre), gain) : tf.fill(shape, -gain * centre)));
   }
 
-  /** E per example at `states` (self term + all terms). */
+  /** E per example at `states` (self term + all terms); a ConfigError for a network without an energy. */
   energy(states: State): tf.Tensor {
+    const terms = this.net.energyTerms('the energy E');
     return tf.tidy(() => {
-      const all = this.allActs(this.net.activities(states));
+      const all = this.termActs(states);
       let e = tf.zeros([this.batchSize]);
-      states.forEach((s, i) => (e = tf.add(e, this.net.selfTerm.energy(s, this.net.activations[i]))));
-      for (const t of this.net.terms) e = tf.add(e, t.energy(all));
+      states.forEach((s, i) => {
+        const self = this.net.selfTerm.energy(s, this.net.activations[i]);
+        e = tf.add(e, this.masks ? tf.mul(self, this.masks.selfWeight(i + 1)) : self);
+      });
+      for (const t of terms) e = tf.add(e, t.energy(all));
       return e;
     });
   }
@@ -316,33 +375,54 @@ export class BoundNetwork {
     return tf.tidy(() => {
       const e = this.energy(states);
       if (!nudge || nudge.beta === 0) return e;
-      const out = this.net.activity(this.net.depth, states[states.length - 1]);
-      return tf.add(e, tf.mul(nudge.beta, this.net.cost.cost(out, nudge.y)));
+      return tf.add(e, tf.mul(nudge.beta, this.net.cost.cost(this.outputActivity(states), nudge.y)));
     });
   }
 
-  /** ∂E/∂θ at `states`, averaged over the batch. */
-  paramGrads(states: State): Grads {
+  /** The output layer's activity as the cost reads it: masked under dropout. Use inside tf.tidy (it may be the state itself). */
+  outputActivity(states: State): tf.Tensor {
+    const L = this.net.depth;
+    const out = this.net.activity(L, states[L - 1]);
+    return this.masks ? this.masks.act(L, out) : out;
+  }
+
+  /** `[x, a_1 … a_L]` at `states` as the terms see them (masked under dropout). */
+  private termActs(states: State): tf.Tensor[] {
+    const all = this.allActs(this.net.activities(states));
+    return this.masks ? this.masks.acts(all) : all;
+  }
+
+  /**
+   * ∂E/∂θ at `states`, averaged over the batch (each term's paramGrads; vector-field terms hold
+   * each layer's neighbours at `anchor`, default `states`).
+   */
+  paramGrads(states: State, anchor?: State): Grads {
     return tf.tidy(() => {
-      const all = this.allActs(this.net.activities(states));
+      const all = this.termActs(states);
+      const at = anchor && this.termActs(anchor);
       const grads: Grads = {};
-      for (const t of this.net.terms) Object.assign(grads, t.paramGrads(all));
+      for (const t of this.net.terms) Object.assign(grads, t.paramGrads(all, at));
       return grads;
     });
   }
 
-  /** (∂E/∂θ(a) − ∂E/∂θ(b)) · scale: the finite difference every EP estimator is made of. */
-  paramGradsDiff(a: State, b: State, scale: number): Grads {
+  /**
+   * (∂E/∂θ(a) − ∂E/∂θ(b)) · scale: the finite difference every EP estimator is made of. `anchor`
+   * is the free equilibrium, where vector-field terms hold each layer's neighbours (default `b`,
+   * which is the free state of a one-sided estimate); energy terms ignore it.
+   */
+  paramGradsDiff(a: State, b: State, scale: number, anchor?: State): Grads {
     return tf.tidy(() => {
-      const allA = this.allActs(this.net.activities(a));
-      const allB = this.allActs(this.net.activities(b));
+      const allA = this.termActs(a);
+      const allB = this.termActs(b);
+      const at = anchor && anchor !== b ? this.termActs(anchor) : allB;
       const grads: Grads = {};
       for (const t of this.net.terms) {
         if (t.paramGradsDiff) {
-          Object.assign(grads, t.paramGradsDiff(allA, allB, scale));
+          Object.assign(grads, t.paramGradsDiff(allA, allB, scale, at));
         } else {
-          const ga = t.paramGrads(allA);
-          const gb = t.paramGrads(allB);
+          const ga = t.paramGrads(allA, at);
+          const gb = t.paramGrads(allB, at);
           for (const k of Object.keys(ga)) grads[k] = tf.mul(tf.sub(ga[k], gb[k]), scale);
         }
       }
@@ -354,5 +434,6 @@ export class BoundNetwork {
     this.cache.dispose();
     for (const f of this.staticFields) f?.dispose();
     if (this.ownsInput) this.x.dispose();
+    this.masks?.dispose();
   }
 }

@@ -1,5 +1,5 @@
 import { EqpropError, tf } from '@eqprop/core';
-import { type Term, TermCache } from './term.js';
+import { type FieldTerm, hasEnergy, TermCache } from './term.js';
 
 /** Shapes as text: `[2, 5]`. */
 export const showShape = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
@@ -17,13 +17,13 @@ const broadcastsTo = (a: readonly number[], b: readonly number[]) => a.length ==
  * parameter gradients the shapes of its parameters. A term that throws (a matMul of the wrong
  * sizes) is described with the shapes it met. Undefined when all fits; nothing is kept.
  */
-export function probeTermShapes(term: Term, shapes: readonly (readonly number[])[], batch = 2): string | undefined {
+export function probeTermShapes(term: FieldTerm, shapes: readonly (readonly number[])[], batch = 2): string | undefined {
   const cache = new TermCache();
   try {
     return tf.tidy(() => {
       const acts = shapes.map((s) => tf.zeros([batch, ...s]));
-      const energy = term.energy(acts);
-      if (!sameShape(energy.shape, [batch])) {
+      const energy = hasEnergy(term) ? term.energy(acts) : undefined; // a vector-field term has none
+      if (energy && !sameShape(energy.shape, [batch])) {
         return `its energy has shape ${showShape(energy.shape)} for a batch of ${batch}, expected [${batch}] (one value per example)`;
       }
       for (const k of term.layers) {

@@ -49,18 +49,23 @@ export class TermCache {
 }
 
 /**
- * One term of the energy E, acting on layer activities. Layer 0 is the clamped input, layers
- * 1..L are free. `acts[k]` is the activity of layer k, batch-first.
+ * What solvers and estimators need from one term of a network: its fields (the input it sends to
+ * each layer it touches) and its contribution to the parameter update. Layer 0 is the clamped
+ * input, layers 1..L are free; `acts[k]` is the activity of layer k, batch-first.
+ *
+ * An energy term (`Term`) is one of these with an energy E_term: its field is −∂E_term/∂a_k and
+ * its update ∂E_term/∂θ. A vector-field term (Laborieux et al. 2021's VF networks) has fields
+ * and an update but no energy: each layer k has its own primitive Φ_k, the field on k is
+ * ∂Φ_k/∂a_k, and the update of a parameter of Φ_k is −∂Φ_k/∂θ with layer k's activity taken at
+ * the phase and its neighbours at the `anchor` (the free equilibrium).
  */
-export interface Term {
+export interface FieldTerm {
   readonly name: string;
   /** Layers the term couples (0 = clamped input). */
   readonly layers: readonly number[];
   /** Trainable parameters owned by this term. */
   readonly params: Params;
-  /** Energy per example, shape [batch]. */
-  energy(acts: readonly tf.Tensor[]): tf.Tensor;
-  /** −∂E_term/∂acts[k]: the input this term sends to layer k. */
+  /** The input this term sends to layer k: −∂E_term/∂acts[k] (an energy term), ∂Φ_k/∂acts[k] (a vector field). */
   field(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor;
   /**
    * scale · field, for terms that can fold the scale into cached weights (no extra op per step).
@@ -87,11 +92,27 @@ export interface Term {
   shapeMismatch?(shapes: readonly (readonly number[])[]): string | undefined;
   /** True when the field on layer k depends only on parameters and the clamped input. */
   isStaticFor(k: number): boolean;
-  /** ∂E_term/∂θ, averaged over the batch. */
-  paramGrads(acts: readonly tf.Tensor[]): Grads;
   /**
-   * (∂E/∂θ(a) − ∂E/∂θ(b)) · scale, the EP difference; terms may do it in fewer ops than two
-   * paramGrads calls (a dense coupling with a clamped side needs one matmul).
+   * The term's part of the update at activities `acts`, averaged over the batch: ∂E_term/∂θ for an
+   * energy term (which ignores `anchor`); for a vector field −∂Φ_k/∂θ with layer k at `acts` and
+   * its neighbours at `anchor` (default: `acts` itself). Estimators take differences of it.
    */
-  paramGradsDiff?(a: readonly tf.Tensor[], b: readonly tf.Tensor[], scale: number): Grads;
+  paramGrads(acts: readonly tf.Tensor[], anchor?: readonly tf.Tensor[]): Grads;
+  /**
+   * (paramGrads(a, anchor) − paramGrads(b, anchor)) · scale, the EP difference, `anchor` defaulting
+   * to `b`; terms may do it in fewer ops than two paramGrads calls (a dense coupling with a clamped
+   * side needs one matmul).
+   */
+  paramGradsDiff?(a: readonly tf.Tensor[], b: readonly tf.Tensor[], scale: number, anchor?: readonly tf.Tensor[]): Grads;
+}
+
+/** One term of the energy E: a FieldTerm whose fields and update derive from an energy. */
+export interface Term extends FieldTerm {
+  /** Energy per example, shape [batch]. */
+  energy(acts: readonly tf.Tensor[]): tf.Tensor;
+}
+
+/** Whether a term has an energy (a vector-field term has none). */
+export function hasEnergy(term: FieldTerm): term is Term {
+  return typeof (term as Partial<Term>).energy === 'function';
 }

@@ -1,5 +1,5 @@
 import { type State, tf } from '@eqprop/core';
-import { Bias, type BoundNetwork, DenseCoupling, MseCost } from '@eqprop/energies';
+import { Bias, type BoundNetwork, DenseCoupling, type EnergyNetwork, MseCost } from '@eqprop/energies';
 import { CLIP01, LOGISTIC } from './wasm-kernels.js';
 
 /** One product feeding layer k's field: the activity of layer `from` times a fixed matrix. */
@@ -32,6 +32,28 @@ export interface DensePlan {
   costWeight: number;
 }
 
+/** A moving coupling of a layer: `term`'s weight W [n_lower × n_upper] on the side `up` (the layer is its upper one) or not. */
+export interface MovingCoupling {
+  term: DenseCoupling;
+  /** The other layer (1-based). */
+  from: number;
+  up: boolean;
+  form: 'nn' | 'nt';
+}
+
+/** A layer as the network defines it, for plans made without a bound batch. */
+export interface NetLayer {
+  k: number;
+  width: number;
+  base: number;
+  gain: number;
+  centre: number;
+  moving: MovingCoupling[];
+  /** Couplings from the clamped input: x·W is part of the static field. */
+  fromInput: DenseCoupling[];
+  biases: Bias[];
+}
+
 /** Activation bases the kernels have: the logistic and clip(·, 0, 1). */
 function baseOf(act: { name: string; fusedBase?: string }): number | undefined {
   if (act.fusedBase === 'sigmoid') return LOGISTIC;
@@ -40,38 +62,70 @@ function baseOf(act: { name: string; fusedBase?: string }): number | undefined {
 }
 
 /**
- * Why the fused path cannot relax `bound`'s network, or undefined when it can: flat layers, only
- * dense couplings and biases, activations the kernels have, an MSE cost, a CPU backend (the
- * kernels work on host memory; a GPU backend keeps its tensors where it computes).
+ * Why the fused path cannot relax `net`, or undefined when it can: flat layers, only dense
+ * couplings and biases (their own classes: a subclass or another coupling, such as a
+ * vector-field one, may define other fields), activations the kernels have, an MSE cost, a CPU
+ * backend (the kernels work on host memory; a GPU backend keeps its tensors where it computes).
  */
-export function unfusedReason(bound: BoundNetwork): string | undefined {
-  const net = bound.net;
+export function unfusedNetReason(net: EnergyNetwork): string | undefined {
   const backend = tf.getBackend();
   if (!['wasm', 'cpu', 'tensorflow'].includes(backend)) return `the ${backend} backend computes off the host`;
   if (net.form === 'hopfield' && !net.activations.every((a) => a.identityOnRange))
     return 'a hopfield network whose activation is not the identity on its range';
   if (net.layerShapes.some((s) => s.length !== 1)) return 'layers that are not flat (a convolutional network)';
-  const other = net.terms.find((t) => !(t instanceof DenseCoupling) && !(t instanceof Bias));
+  const other = net.terms.find((t) => t.constructor !== DenseCoupling && t.constructor !== Bias);
   if (other) return `term ${other.name} is neither a dense coupling nor a bias`;
   const act = net.activations.find((a) => baseOf(a) === undefined);
   if (act) return `activation ${act.name} has no fused kernel`;
-  if (!(net.cost instanceof MseCost)) return `cost ${net.cost.name} has no fused kernel (MSE only)`;
-  for (let k = 1; k <= net.depth; k++) {
-    for (const t of net.terms) {
-      if (!(t instanceof DenseCoupling) || !t.layers.includes(k) || t.isStaticFor(k)) continue;
-      const from = t.upper === k ? t.lower : t.upper;
-      if (!formOf(net.layerShapes[k - 1][0], net.layerShapes[from - 1][0]))
-        return `layer widths ${net.layerShapes[k - 1][0]} and ${net.layerShapes[from - 1][0]} are both not multiples of 4`;
-    }
-  }
+  if (net.cost.constructor !== MseCost) return `cost ${net.cost.name} has no fused kernel (MSE only)`;
   return undefined;
 }
 
-/** The product's form for an output of `width` and an inner size `inner` (n % 4 for nn, k % 4 for nt). */
-function formOf(width: number, inner: number): 'nn' | 'nt' | undefined {
-  if (width % 4 === 0 && (inner % 4 !== 0 || width >= inner)) return 'nn';
-  if (inner % 4 === 0) return 'nt';
-  return width % 4 === 0 ? 'nn' : undefined;
+/** `unfusedNetReason` of a bound batch's network, or its dropout masks (a training batch's: they gate the fields). */
+export function unfusedReason(bound: BoundNetwork): string | undefined {
+  if (bound.masks) return 'its dropout masks are applied by tfjs ops';
+  return unfusedNetReason(bound.net);
+}
+
+/**
+ * The product's form for an output of `width` from an inner size `inner`: rows × 8 columns tiles
+ * (`nn`) unless the output is narrower than its inner size and not a multiple of 8, where dot
+ * products (`nt`) keep the vector lanes busy (the 10 outputs of a classifier from 512 units).
+ */
+export function formOf(width: number, inner: number): 'nn' | 'nt' {
+  return width % 8 === 0 || width >= inner ? 'nn' : 'nt';
+}
+
+/** The network's layers for the kernels (unfusedNetReason must have said yes). */
+export function netLayers(net: EnergyNetwork): NetLayer[] {
+  return net.layerShapes.map((shape, i) => {
+    const k = i + 1;
+    const act = net.activations[i];
+    const moving: MovingCoupling[] = [];
+    const fromInput: DenseCoupling[] = [];
+    const biases: Bias[] = [];
+    for (const t of net.terms) {
+      if (!t.layers.includes(k)) continue;
+      if (t instanceof Bias) biases.push(t);
+      else if (t instanceof DenseCoupling) {
+        if (t.isStaticFor(k)) fromInput.push(t);
+        else {
+          const up = t.upper === k;
+          const from = up ? t.lower : t.upper;
+          moving.push({ term: t, from, up, form: formOf(shape[0], net.layerShapes[from - 1][0]) });
+        }
+      }
+    }
+    return { k, width: shape[0], base: baseOf(act)!, gain: act.affine.gain, centre: act.affine.centre, moving, fromInput, biases };
+  });
+}
+
+/** A moving coupling's matrix for its product: gain·W laid out for `form` (W [n_lower × n_upper]). */
+export function productMatrix(m: MovingCoupling, w: Float32Array, gain: number): Float32Array {
+  const [nl, nu] = m.term.weight.shape;
+  const g = scaled(w, gain);
+  // the field is a·(gW) on the upper side (gW: [inner × width]) and a·(gW)ᵀ on the lower side
+  return m.up === (m.form === 'nn') ? g : transpose(g, nl, nu);
 }
 
 const plans = new WeakMap<BoundNetwork, DensePlan>();
@@ -88,28 +142,15 @@ export function densePlan(bound: BoundNetwork): DensePlan {
   const m = bound.batchSize;
   const zeros: State = net.layerShapes.map((s) => tf.zeros([m, ...s]));
   try {
-    const layers = net.layerShapes.map((shape, i): LayerPlan => {
-      const k = i + 1;
-      const act = net.activations[i];
-      const gain = act.affine.gain;
-      const z = tf.tidy(() => bound.preActivation(bound.allActs(zeros), k));
+    const layers = netLayers(net).map((l): LayerPlan => {
+      const z = tf.tidy(() => bound.preActivation(bound.allActs(zeros), l.k));
       const statics = z.dataSync() as Float32Array;
       z.dispose();
-      const products: Product[] = [];
-      for (const t of net.terms) {
-        if (!(t instanceof DenseCoupling) || !t.layers.includes(k) || t.isStaticFor(k)) continue;
-        const up = t.upper === k;
-        const from = up ? t.lower : t.upper;
-        const [nl, nu] = t.weight.shape;
-        const w = scaled(t.weight.dataSync() as Float32Array, gain);
-        // the field is a·(gW) on the upper side (gW: [inner × width]) and a·(gW)ᵀ on the lower side
-        const width = shape[0];
-        const inner = net.layerShapes[from - 1][0];
-        const form = formOf(width, inner)!;
-        const b = up === (form === 'nn') ? w : transpose(w, nl, nu);
-        products.push({ from, form, b, inner });
-      }
-      return { k, width: shape[0], base: baseOf(act)!, gain, statics, products };
+      const products = l.moving.map((mc): Product => {
+        const b = productMatrix(mc, mc.term.weight.dataSync() as Float32Array, l.gain);
+        return { from: mc.from, form: mc.form, b, inner: net.layerShapes[mc.from - 1][0] };
+      });
+      return { k: l.k, width: l.width, base: l.base, gain: l.gain, statics, products };
     });
     plan = { batch: m, layers, costWeight: (net.cost as MseCost).weight };
   } finally {

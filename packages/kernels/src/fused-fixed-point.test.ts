@@ -1,12 +1,19 @@
 import { ConfigError, Rng, type State, setupBackend, tf } from '@eqprop/core';
 import { layeredMlp } from '@eqprop/models';
 import { FixedPoint, type FixedPointOptions, type FixedPointSchedule, type RelaxOptions } from '@eqprop/solvers';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedFixedPoint } from './fused-fixed-point.js';
+import { KernelTeam } from './kernel-team.js';
 
+let pair: KernelTeam;
 beforeAll(async () => {
   await setupBackend('wasm');
+  pair = await KernelTeam.start({ threads: 2 });
 });
+afterAll(() => pair.dispose());
+
+/** The values of every layer, as plain arrays (bitwise comparisons). */
+const values = (s: State) => s.map((t) => Array.from(t.dataSync()));
 
 // widths that take both product forms: 16 ← 12 (nn), 12 ← 16 and 6 ← 12 (nt), 12 ← 6 (nn)
 function setup(form: 'hopfield' | 'primitive', sizes = [20, 16, 12, 6], batch = 7, seed = 5) {
@@ -40,7 +47,11 @@ function relGap(a: State, b: State): number {
 
 const dispose = (...states: State[]) => states.forEach((s) => s.forEach((t) => t.dispose()));
 
-describe('FusedFixedPoint gives the states of FixedPoint', () => {
+describe('FusedFixedPoint gives the states of FixedPoint, on one thread and on two alike', () => {
+  it('the team has two threads here (worker threads and shared memory exist)', () => {
+    expect(pair.threads).toBe(2);
+  });
+
   const schedules: FixedPointSchedule[] = ['synchronous', 'alternating'];
   const variants: [string, FixedPointOptions][] = [
     ['undamped, nudge inside', {}],
@@ -66,14 +77,22 @@ describe('FusedFixedPoint gives the states of FixedPoint', () => {
             const init = net.zeroState(7);
             const tfjs = new FixedPoint(schedule, vopts);
             const fused = new FusedFixedPoint(new FixedPoint(schedule, vopts), 'fused');
+            const twin = new FusedFixedPoint(new FixedPoint(schedule, vopts), 'fused', pair); // rows 0–2 and 3–6 on two threads
             const a = fused.relax(bound, init, free);
             const b = tfjs.relax(bound, init, free);
+            const a2 = twin.relax(bound, init, free);
             expect(relGap(a.state, b.state)).toBeLessThan(1e-5);
             expect([a.steps, a.meanSteps, a.converged]).toEqual([b.steps, b.meanSteps, b.converged]);
+            expect(values(a2.state)).toEqual(values(a.state));
+            expect([a2.steps, a2.meanSteps, a2.converged, a2.residual]).toEqual([a.steps, a.meanSteps, a.converged, a.residual]);
             const an = fused.relax(bound, a.state, { ...nudged, nudge: { beta: 0.5, y } });
             const bn = tfjs.relax(bound, b.state, { ...nudged, nudge: { beta: 0.5, y } });
+            const an2 = twin.relax(bound, a.state, { ...nudged, nudge: { beta: 0.5, y } });
             expect(relGap(an.state, bn.state)).toBeLessThan(1e-5);
             expect([an.steps, an.meanSteps]).toEqual([bn.steps, bn.meanSteps]);
+            expect(values(an2.state)).toEqual(values(an.state));
+            expect([an2.steps, an2.meanSteps, an2.converged, an2.residual]).toEqual([an.steps, an.meanSteps, an.converged, an.residual]);
+            dispose(a2.state, an2.state);
             // the nudge moved the state: the comparison is of a nudged phase, not of a copy
             expect(relGap(an.state, a.state)).toBeGreaterThan(1e-3);
             // EP's weight gradients from both paths' equilibria

@@ -1,9 +1,13 @@
 export type { DensePlan, LayerPlan, Product } from './dense-plan.js';
-export { densePlan, unfusedReason } from './dense-plan.js';
+export { densePlan, unfusedNetReason, unfusedReason } from './dense-plan.js';
+export type { EpEstimate, EpPhaseOptions, EpStepResult } from './fused-ep-step.js';
+export { FusedEpStep } from './fused-ep-step.js';
 export type { FusedMode } from './fused-fixed-point.js';
 export { FusedFixedPoint } from './fused-fixed-point.js';
 export type { FusedOptimizerConfig } from './fused-optimizer.js';
 export { FusedOptimizer } from './fused-optimizer.js';
+export type { KernelTeamOptions } from './kernel-team.js';
+export { checkThreads, KernelTeam } from './kernel-team.js';
 export { CLIP01, LOGISTIC, WasmKernels } from './wasm-kernels.js';
 export type { KernelsMode } from './with-kernels.js';
 export { KERNELS_MODES, withKernels } from './with-kernels.js';

@@ -1,6 +1,7 @@
 import { ConfigError } from '@eqprop/core';
 import { FixedPoint, type Solver } from '@eqprop/solvers';
 import { FusedFixedPoint } from './fused-fixed-point.js';
+import { KernelTeam } from './kernel-team.js';
 
 /** `tfjs`: tfjs ops only; `fused`: the fused path, or a ConfigError where it cannot run; `auto`: fused where it applies. */
 export type KernelsMode = 'fused' | 'tfjs' | 'auto';
@@ -9,12 +10,12 @@ export const KERNELS_MODES: readonly KernelsMode[] = ['fused', 'tfjs', 'auto'];
 /**
  * The solver that relaxes with the chosen kernels: a fixed-point solver gets the fused path
  * (per batch it still hands networks it does not cover to tfjs ops, unless `fused` is forced);
- * other solvers have none yet.
+ * other solvers have none yet. The fused path runs on `team`'s threads (default: one).
  */
-export function withKernels(solver: Solver, mode: KernelsMode): Solver {
+export function withKernels(solver: Solver, mode: KernelsMode, team: KernelTeam = KernelTeam.single()): Solver {
   if (!KERNELS_MODES.includes(mode)) throw new ConfigError(`kernels must be one of ${KERNELS_MODES.join(', ')}, got "${mode}"`);
   if (mode === 'tfjs') return solver;
-  if (solver instanceof FixedPoint) return new FusedFixedPoint(solver, mode);
+  if (solver instanceof FixedPoint) return new FusedFixedPoint(solver, mode, team);
   if (mode === 'fused') throw new ConfigError(`kernels "fused": the ${solver.name} solver has no fused path (fixed-point only); use "auto" or "tfjs"`);
   return solver;
 }

@@ -130,6 +130,7 @@ function accumulate(sum: Grads, inc: Grads): void {
 
 /** One line for what C-EP does not cover. */
 function checkContinual(net: EnergyNetwork, config: TrainerConfig): void {
+  if (net.dropout) throw new ConfigError('continual EP (cep) rebinds the network at every nudged step and draws no dropout masks: give the model no dropout');
   if (net.form !== 'primitive')
     throw new ConfigError(`continual EP (cep) needs a primitive-form network (the discrete-time dynamics s = σ(∂Φ/∂s)), got form "${net.form}"`);
   if (config.solver.kind !== 'fixed-point') throw new ConfigError(`continual EP (cep) relaxes with the fixed-point solver, got "${config.solver.kind}"`);

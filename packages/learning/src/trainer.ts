@@ -12,7 +12,7 @@ import {
   type State,
   tf,
 } from '@eqprop/core';
-import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
+import { type BoundNetwork, drawDropoutMasks, type EnergyNetwork } from '@eqprop/energies';
 import { FixedPoint, type FixedPointSchedule, GradientDescent, type NudgePlacement, type Relaxation, type RelaxOptions, type Solver } from '@eqprop/solvers';
 import { createEstimator, disposeRelaxation, type Estimator, type EstimatorDraw, type EstimatorKind } from './estimators.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
@@ -181,7 +181,8 @@ export class Trainer {
 
   /** `computeGrads` as a Reads program: what a trainer with another gradient source overrides. */
   *computeGradsReads(batch: Batch, draw: EstimatorDraw, init?: State): Reads<GradsOfBatch> {
-    const bound = this.net.bind(batch.x);
+    // dropout: this batch's masks, drawn once from the trainer's Rng, serve every phase and the estimate
+    const bound = this.net.bind(batch.x, drawDropoutMasks(this.net, batch.labels.length, this.rng));
     const start = init ?? (this.particles ? this.particles.gather(batch.indices) : this.net.zeroState(batch.labels.length));
     try {
       const est = yield* this.estimator.estimateReads(
@@ -313,7 +314,8 @@ export class Trainer {
     // one read per batch: loss, predictions, and one sum per parameter, state and gradient (NaN and Inf
     // survive a sum), so the hot path pays one reduction per tensor; names come only on failure
     const packed = tf.tidy(() => {
-      const out = net.activity(net.depth, state[state.length - 1]);
+      // a training batch's cost reads its output as the masked network does (dropout)
+      const out = check ? check.bound.outputActivity(state) : net.activity(net.depth, state[state.length - 1]);
       const scores = net.cost.scores(out);
       const pred = tf.cast(tf.argMax(scores, 1), 'float32');
       const parts = [tf.reshape(tf.mean(net.cost.cost(out, batch.y)), [1]), pred, classesAbove(scores, batch.y)];
@@ -386,7 +388,8 @@ export class Trainer {
     for (let l = 0; l < state.length; l++) {
       if (!(yield* finite(state[l]))) throw new NumericalError(`non-finite values (NaN or Inf) in the state of layer ${l + 1} at the free equilibrium`);
     }
-    const energy = (yield* readOnce(tf.tidy(() => tf.mean(check.bound.energy(state)))))[0];
+    // a vector-field network has no energy to diagnose
+    const energy = this.net.hasEnergy ? (yield* readOnce(tf.tidy(() => tf.mean(check.bound.energy(state)))))[0] : 0;
     if (!Number.isFinite(energy))
       throw new NumericalError(`the energy at the free equilibrium is ${energy} (first in ${yield* energyCulprit(check.bound, state)})`);
     for (const g of Object.keys(check.grads)) {
@@ -403,12 +406,13 @@ export class Trainer {
 /** The first term whose energy is not finite at `state` (a diagnosis, run only once it went wrong). */
 function* energyCulprit(bound: BoundNetwork, state: State): Reads<string> {
   const { net } = bound;
+  const terms = net.energyTerms('naming the term whose energy is not finite');
   const sums = tf.tidy(() => {
     const all = bound.allActs(net.activities(state));
-    return tf.stack(net.terms.map((t) => tf.sum(t.energy(all))));
+    return tf.stack(terms.map((t) => tf.sum(t.energy(all))));
   });
   const values = yield* readOnce(sums);
-  const bad = net.terms.find((_, i) => !Number.isFinite(values[i]));
+  const bad = terms.find((_, i) => !Number.isFinite(values[i]));
   return bad ? `term ${bad.name}, layers ${bad.layers.join(' and ')}` : 'the self term';
 }
 

@@ -40,6 +40,12 @@ export interface ConvnetConfig {
   form?: NetworkForm;
   /** Default 'fan-in' (PyTorch's default, used by the papers' code). */
   init?: InitScheme;
+  /**
+   * Drop probability of each layer of the energy, the input first: [input, conv layers…, dense
+   * layers…] (with `cost: 'ce'` the readout's class count excluded), as the reference's
+   * `--dropouts` (which gives keep probabilities). Default none.
+   */
+  dropout?: number[];
 }
 
 /** One value per conv layer from a list of one or `n` values. */
@@ -122,5 +128,6 @@ export function convnet(config: ConvnetConfig, rng: Rng): EnergyNetwork {
     terms,
     cost,
     form: config.form ?? 'primitive',
+    dropout: config.dropout,
   });
 }

@@ -1,5 +1,7 @@
 export type { ConvnetConfig } from './convnet.js';
 export { convnet } from './convnet.js';
+export type { HopfieldResnetConfig, ResnetGains } from './hopfield-resnet.js';
+export { hopfieldResnet } from './hopfield-resnet.js';
 export type { InitScheme } from './init.js';
 export { initBias, initWeight } from './init.js';
 export type { MlpConfig } from './mlp.js';
@@ -8,4 +10,10 @@ export type { SavedParams } from './params-io.js';
 export { cloneParams, deserializeParams, loadParams, paramsToArrays, saveParams, setParamsFromArrays } from './params-io.js';
 export type { ArchitectureBuilder, ModelConfig } from './registry.js';
 export { buildModel, registerArchitecture } from './registry.js';
+export type { VectorFieldOptions } from './vector-field.js';
+export { vectorFieldOf } from './vector-field.js';
+export type { VfConvnetConfig } from './vf-convnet.js';
+export { vfConvnet } from './vf-convnet.js';
+export type { VfMlpConfig } from './vf-mlp.js';
+export { vfMlp } from './vf-mlp.js';
 export { withTerms } from './with-terms.js';

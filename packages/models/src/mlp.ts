@@ -12,6 +12,12 @@ export interface MlpConfig {
   /** w in C = w·‖s_L − y‖² (default ½; Scellier & Bengio's code uses 1). */
   costWeight?: number;
   init?: InitScheme;
+  /**
+   * Drop probability of each layer of the energy, the input first: one per entry of `sizes` (with
+   * `cost: 'ce'`, the readout's class count excluded). Masks drawn per training batch, used by every
+   * phase; evaluation is unmasked (EnergyNetworkSpec.dropout). Default none.
+   */
+  dropout?: number[];
 }
 
 /**
@@ -51,5 +57,6 @@ export function layeredMlp(config: MlpConfig, rng: Rng): EnergyNetwork {
     terms,
     cost,
     form: config.form,
+    dropout: config.dropout,
   });
 }

@@ -1,7 +1,10 @@
 import { ConfigError, type Rng } from '@eqprop/core';
 import type { EnergyNetwork } from '@eqprop/energies';
 import { type ConvnetConfig, convnet } from './convnet.js';
+import { type HopfieldResnetConfig, hopfieldResnet } from './hopfield-resnet.js';
 import { layeredMlp, type MlpConfig } from './mlp.js';
+import { type VfConvnetConfig, vfConvnet } from './vf-convnet.js';
+import { type VfMlpConfig, vfMlp } from './vf-mlp.js';
 
 /** Any model config: a `kind` naming a registered architecture, plus its own fields. */
 export interface ModelConfig {
@@ -26,3 +29,6 @@ export function buildModel(config: ModelConfig, rng: Rng): EnergyNetwork {
 
 registerArchitecture('mlp', (c, rng) => layeredMlp(c as unknown as MlpConfig, rng));
 registerArchitecture('conv', (c, rng) => convnet(c as unknown as ConvnetConfig, rng));
+registerArchitecture('resnet', (c, rng) => hopfieldResnet(c as unknown as HopfieldResnetConfig, rng));
+registerArchitecture('vf-mlp', (c, rng) => vfMlp(c as unknown as VfMlpConfig, rng));
+registerArchitecture('vf-conv', (c, rng) => vfConvnet(c as unknown as VfConvnetConfig, rng));

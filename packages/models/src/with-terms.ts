@@ -16,5 +16,6 @@ export function withTerms(model: EnergyNetwork, terms: readonly Term[]): EnergyN
     cost: model.cost,
     form: model.form,
     groups: { ...model.groups },
+    dropout: model.dropout,
   });
 }

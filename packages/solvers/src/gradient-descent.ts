@@ -14,6 +14,7 @@ export class GradientDescent extends StepSolver {
   }
 
   protected check(bound: BoundNetwork): void {
+    bound.net.requireEnergy('gradient-descent relaxation');
     if (bound.net.form !== 'hopfield') {
       throw new ConfigError(`gradient-descent relaxation needs a network of the hopfield form, got "${bound.net.form}"`);
     }

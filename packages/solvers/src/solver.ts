@@ -114,6 +114,7 @@ export function iterate(bound: BoundNetwork, init: State, opts: RelaxOptions, st
  */
 export function iterateReads(bound: BoundNetwork, init: State, opts: RelaxOptions, step: Step): Reads<Relaxation> {
   validateRelaxOptions(opts);
+  if (opts.trace) bound.net.requireEnergy('an energy trace (RelaxOptions.trace)');
   if (opts.clamp) checkClamp(opts.clamp, init);
   return opts.perExample ? iteratePerExample(bound, init, opts, step) : iterateBatch(bound, init, opts, step);
 }

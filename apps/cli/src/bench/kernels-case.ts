@@ -3,8 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, tf } from '@eqprop/core';
 import { DenseCoupling, type EnergyNetwork } from '@eqprop/energies';
-import { createSession, getPreset, KernelTrainer, mergeConfig, type RunConfig, RunDir, trainRun, validateConfig } from '@eqprop/experiments';
-import type { KernelsMode } from '@eqprop/kernels';
+import {
+  createSession,
+  type FusedStepOptimizer,
+  getPreset,
+  KernelTrainer,
+  mergeConfig,
+  type RunConfig,
+  RunDir,
+  trainRun,
+  validateConfig,
+} from '@eqprop/experiments';
+import { KernelTeam } from '@eqprop/kernels';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { matmulRate, samplePeakMemory } from './measure.js';
 import type { BenchCase, BenchContext, BenchResult } from './suite.js';
@@ -49,41 +59,70 @@ function projectionRate(net: EnergyNetwork, n: number): number {
   );
 }
 
+/** The paths the kernels cases compare: tfjs ops, and the fused kernels on one thread and on two. */
+const PATHS = [
+  { label: 'tfjs', kernels: 'tfjs', threads: 1 },
+  { label: 'fused-1-thread', kernels: 'auto', threads: 1 },
+  { label: 'fused-2-threads', kernels: 'auto', threads: 2 },
+] as const;
+
 /**
- * `floor/<preset>` for both paths in one run, batch by batch in turn: binding, the EP weight
- * gradients and the optimizer step of the tfjs path (Optimizer) and of the fused one
- * (FusedStepOptimizer), each on its own copy of the network.
+ * `floor/<preset>` for the three paths in one run, batch by batch in turn: a training batch without
+ * relaxation. tfjs ops: binding (the input projection), the EP weight gradients and Optimizer's
+ * step; fused: a FusedEpStep with no step in either phase (the static fields, the gradients and
+ * the finiteness checks in the kernels) and the fused update, on 1 and 2 threads. Each path has
+ * its own copy of the network.
  */
 export function kernelsFloorCase(preset: string, batches = 200, warmup = 20): BenchCase {
   return {
     name: `floor/${preset}/kernels`,
-    run: (ctx) => {
+    run: async (ctx) => {
       const config = getPreset(preset);
       const n = config.batchSize;
       const trainerConfig = { ...config.trainer, persistent: false, persistentEval: false };
-      const paths = (['tfjs', 'fused'] as const).map((mode) => {
-        const net = buildModel(config.model as ModelConfig, new Rng(1));
-        return { mode, net, trainer: new KernelTrainer(net, trainerConfig, { seed: 2 }, mode), ms: 0 };
-      });
+      const paths = await Promise.all(
+        PATHS.map(async (p) => {
+          const net = buildModel(config.model as ModelConfig, new Rng(1));
+          const team = await KernelTeam.start({ threads: p.threads });
+          return { ...p, net, trainer: new KernelTrainer(net, trainerConfig, { seed: 2 }, p.kernels, team), ms: 0 };
+        }),
+      );
       const net = paths[0].net;
       const rng = new Rng(3);
       const inputSize = net.inputShape.reduce((a, b) => a * b, 1);
+      const classes = net.layerShapes[net.layerShapes.length - 1][0];
       const states = [0, 1].map(() => net.layerShapes.map((shape) => tf.randomUniform([n, ...shape], 0, 1, 'float32', rng.int(1 << 30))));
+      const y = tf
+        .oneHot(
+          tf.tensor1d(
+            Array.from({ length: n }, (_, i) => i % classes),
+            'int32',
+          ),
+          classes,
+        )
+        .toFloat();
       const scale = 1 / (2 * config.trainer.beta);
+      const none = { maxSteps: 0 };
       for (let i = 0; i < warmup + batches; i++) {
         const x = tf.tensor(rng.uniformArray(n * inputSize, 0, 1), [n, ...net.inputShape]);
         for (const p of i % 2 ? [...paths].reverse() : paths) {
           const t0 = performance.now();
-          const bound = p.net.bind(x);
-          const grads = bound.paramGradsDiff(states[0], states[1], scale);
-          p.trainer.optimizer.step(grads, 1); // wasm and cpu kernels run synchronously
+          const step = p.trainer.epStep;
+          if (step) {
+            step.run(x, y, { kind: 'one-sided', beta: config.trainer.beta }, none, none);
+            (p.trainer.optimizer as FusedStepOptimizer).fused.stepSlots(1);
+          } else {
+            const bound = p.net.bind(x);
+            const grads = bound.paramGradsDiff(states[0], states[1], scale);
+            p.trainer.optimizer.step(grads, 1); // wasm and cpu kernels run synchronously
+            Object.values(grads).forEach((g) => g.dispose());
+            bound.dispose();
+          }
           if (i >= warmup) p.ms += performance.now() - t0;
-          Object.values(grads).forEach((g) => g.dispose());
-          bound.dispose();
         }
         x.dispose();
       }
-      states.flat().forEach((t) => t.dispose());
+      tf.dispose([...states.flat(), y]);
       const rate = projectionRate(net, n);
       const flops = batchFloorFlops(net, n);
       const results: BenchResult[] = [];
@@ -91,24 +130,24 @@ export function kernelsFloorCase(preset: string, batches = 200, warmup = 20): Be
         const ms = p.ms / batches;
         const efficiency = flops / (rate * 1e9) / (ms / 1000);
         ctx.log(
-          `    ${p.mode}: ${ms.toFixed(2)} ms per batch of ${n} without relaxation (FLOP efficiency ${efficiency.toFixed(2)} at ${rate.toFixed(1)} GFLOP/s)`,
+          `    ${p.label}: ${ms.toFixed(2)} ms per batch of ${n} without relaxation (FLOP efficiency ${efficiency.toFixed(2)} at ${rate.toFixed(1)} GFLOP/s)`,
         );
         results.push(
           {
-            name: `floor/${preset}/kernels-${p.mode}/ms-per-batch`,
+            name: `floor/${preset}/kernels-${p.label}/ms-per-batch`,
             value: ms,
             unit: 'ms',
             higherIsBetter: false,
-            detail: { batchSize: n, batches, matmulRate: rate },
+            detail: { batchSize: n, batches, matmulRate: rate, threads: p.trainer.team.threads, fusedBatch: p.trainer.epStep !== undefined },
           },
           {
-            name: `floor/${preset}/kernels-${p.mode}/flop-efficiency`,
+            name: `floor/${preset}/kernels-${p.label}/flop-efficiency`,
             value: efficiency,
             unit: 'ratio',
             higherIsBetter: true,
             detail: {
               flopsPerBatch: flops,
-              note: 'projection + EP weight gradients + optimizer FLOPs at the backend matmul rate of the projection, over the measured time',
+              note: 'projection + EP weight gradients + optimizer FLOPs at the backend matmul rate of the projection (one thread), over the measured time',
             },
           },
         );
@@ -121,11 +160,13 @@ export function kernelsFloorCase(preset: string, batches = 200, warmup = 20): Be
 }
 
 /**
- * One epoch of a preset with `--kernels tfjs` and with `--kernels auto` in the same run (tfjs
- * first): training seconds per epoch, test accuracy after it, and each path's FLOP efficiency (the
- * batch's FLOPs at the backend's measured matmul rate, over the measured time per batch). Auto is
- * the fused path where it applies (the detail names the solver and optimizer that ran): for a
- * fixed-point MLP, all of it; for gradient descent, the optimizer step only.
+ * One epoch of a preset with `--kernels tfjs` and with `--kernels auto` on 1 and on 2 threads
+ * (`--kernel-threads`) in the same run, in that order: training seconds per epoch, test accuracy
+ * after it, and each path's FLOP efficiency (the batch's FLOPs at the backend's measured one-thread
+ * matmul rate, over the measured time per batch: above 1 is possible on two threads). Auto is the
+ * fused path where it applies (the detail names the solver and optimizer that ran, and whether the
+ * whole batch was fused): for a dense fixed-point network, all of it; for gradient descent, the
+ * optimizer step only.
  */
 export function kernelsEpochCase(preset: string, trainer: Partial<RunConfig['trainer']> = {}, label?: string): BenchCase {
   const name = `epoch/${preset}/kernels${label ? `-${label}` : ''}`;
@@ -133,7 +174,7 @@ export function kernelsEpochCase(preset: string, trainer: Partial<RunConfig['tra
     name,
     run: async (ctx) => {
       const results: BenchResult[] = [];
-      for (const mode of ['tfjs', 'auto'] as const) results.push(...(await kernelsEpoch(preset, name, mode, trainer, ctx)));
+      for (const p of PATHS) results.push(...(await kernelsEpoch(preset, name, p, trainer, ctx)));
       return results;
     },
   };
@@ -142,12 +183,15 @@ export function kernelsEpochCase(preset: string, trainer: Partial<RunConfig['tra
 async function kernelsEpoch(
   preset: string,
   name: string,
-  mode: KernelsMode,
+  path: (typeof PATHS)[number],
   trainer: Partial<RunConfig['trainer']>,
   ctx: BenchContext,
 ): Promise<BenchResult[]> {
-  // the same session `eqprop train --kernels <mode>` builds
-  const config = validateConfig(mergeConfig(getPreset(preset), { epochs: 1, kernels: mode, trainer, ...(ctx.quick ? { maxBatches: 100 } : {}) }));
+  const mode = path.label;
+  // the same session `eqprop train --kernels <mode> --kernel-threads <n>` builds
+  const config = validateConfig(
+    mergeConfig(getPreset(preset), { epochs: 1, kernels: path.kernels, kernelThreads: path.threads, trainer, ...(ctx.quick ? { maxBatches: 100 } : {}) }),
+  );
   const session = await createSession(config);
   const dir = mkdtempSync(join(tmpdir(), 'eqprop-bench-'));
   try {
@@ -194,6 +238,8 @@ async function kernelsEpoch(
           matmulRate: rate,
           solver: session.trainer.solver.name,
           optimizer: session.trainer.optimizer.constructor.name,
+          fusedBatch: session.trainer instanceof KernelTrainer && session.trainer.epStep !== undefined,
+          threads: session.trainer instanceof KernelTrainer ? session.trainer.team.threads : 1,
           note: 'a training batch’s FLOPs at the backend matmul rate of the input projection, over the measured seconds per batch',
         },
       },

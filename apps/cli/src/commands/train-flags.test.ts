@@ -62,6 +62,18 @@ describe('other trainer flags', () => {
   });
 });
 
+describe('--dropout', () => {
+  it('sets model.dropout (one rate per layer, input first), with or without --layers', () => {
+    expect(resolveConfig({ preset: 'laborieux2021-mlp', dropout: '0.2,0.3,0' }).model).toMatchObject({ sizes: [784, 512, 10], dropout: [0.2, 0.3, 0] });
+    expect(resolveConfig({ preset: 'laborieux2021-mlp', layers: '784,64,10', dropout: '0,0.5,0' }).model).toMatchObject({
+      sizes: [784, 64, 10],
+      dropout: [0, 0.5, 0],
+    });
+    expect(resolveConfig({ preset: 'laborieux2021-mlp' }).model.dropout).toBeUndefined();
+    expect(() => resolveConfig({ preset: 'laborieux2021-mlp', dropout: '0.2,x' })).toThrow('--dropout expects a comma-separated list of numbers, got "0.2,x"');
+  });
+});
+
 describe('--kernels', () => {
   it('chooses the fused path, tfjs ops or auto, and names a bad value with its flag', () => {
     expect(resolveConfig({ preset: 'laborieux2021-mlp', kernels: 'fused' }).kernels).toBe('fused');
@@ -69,6 +81,23 @@ describe('--kernels', () => {
     expect(resolveConfig({ preset: 'laborieux2021-mlp' }).kernels).toBeUndefined();
     expect(() => resolveConfig({ preset: 'laborieux2021-mlp', kernels: 'simd' })).toThrow(
       /"kernels" \(--kernels\): expected one of fused, tfjs, auto, got "simd"/,
+    );
+  });
+});
+
+describe('--kernel-threads', () => {
+  it("sets the fused kernels' thread count, and refuses what is not one in one line naming the flag", () => {
+    expect(resolveConfig({ preset: 'laborieux2021-mlp', kernels: 'auto', 'kernel-threads': '2' }).kernelThreads).toBe(2);
+    expect(resolveConfig({ preset: 'laborieux2021-mlp', kernels: 'auto', 'kernel-threads': '1' }).kernelThreads).toBe(1);
+    expect(resolveConfig({ preset: 'laborieux2021-mlp' }).kernelThreads).toBeUndefined();
+    expect(() => resolveConfig({ preset: 'laborieux2021-mlp', 'kernel-threads': '1.5' })).toThrow(
+      /^config field "kernelThreads" \(--kernel-threads\): must be an integer, got 1\.5$/,
+    );
+    expect(() => resolveConfig({ preset: 'laborieux2021-mlp', 'kernel-threads': '0' })).toThrow(
+      /^config field "kernelThreads" \(--kernel-threads\): .*> 0.*, got 0$/,
+    );
+    expect(() => resolveConfig({ preset: 'laborieux2021-mlp', 'kernel-threads': '65' })).toThrow(
+      /^config field "kernelThreads" \(--kernel-threads\): .*64.*, got 65$/,
     );
   });
 });
@@ -93,6 +122,7 @@ describe('negative numbers on the command line', () => {
     'checkpoint-every',
     'checkpoint-every-batches',
     'workers',
+    'kernel-threads',
   ];
   const OTHER = [
     'preset',
@@ -100,6 +130,7 @@ describe('negative numbers on the command line', () => {
     'resume',
     'backend',
     'layers',
+    'dropout',
     'estimator',
     'optimizer',
     'lr-schedule',

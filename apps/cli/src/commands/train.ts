@@ -30,6 +30,9 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --resume DIR           continue a run from its last checkpoint
   --epochs N  --batch-size N  --seed N  --backend wasm|webgpu|auto|cpu|tensorflow
   --layers 784,500,10    layer sizes (input … output)
+  --dropout 0,0.2,0      drop probability of each layer of the energy, input first (with a CE readout
+                         its class count excluded): masks drawn per batch, shared by every phase;
+                         evaluation unmasked (one trainer thread)
   --beta B  --estimator one-sided|symmetric|random-sign|five-phase|holomorphic-N (or one a plugin registered)
   --points N             holomorphic EP: nudges on the circle (N ≥ 2; holomorphic-N sets it too)
   --lr A,B,…             learning rates, one per layer (input to output) or one for all
@@ -43,6 +46,8 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --solver gradient-descent|fixed-point  --schedule synchronous|alternating
   --nudge-at inside|outside   fixed point: the nudge inside σ (Laborieux) or added after it (Ernoult)
   --no-persistent        do not warm-start from persistent particles
+  --same-update          vector-field models (vf-mlp, vf-conv): B gets the same update as W
+                         (Laborieux et al. 2021's --same-update); the W–B angles are logged every epoch
   --persistent-eval      evaluate each test example from its equilibrium at the last evaluation, as the
                          reference code of Scellier & Bengio does (their presets' default; the error from
                          zero is reported beside it); --no-persistent-eval: from zero
@@ -55,6 +60,8 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
   --kernels fused|tfjs|auto   relaxation and optimizer step as tfjs ops (default), as the fused CPU
                          kernels of @eqprop/kernels (fixed-point dense networks; Adam, SGD, momentum),
                          or auto: fused where they apply, tfjs ops elsewhere
+  --kernel-threads N     threads the fused kernels share a batch over, main thread included (default:
+                         2 on a machine of 2 cores or more, else 1; the results do not depend on it)
   --workers N            data-parallel replicas in worker threads, main thread included
                          (default: one per core for a convnet, ≥ 5 examples each; 1 for an MLP)
   --checkpoint-every S   seconds between mid-epoch checkpoints (default 60)
@@ -77,7 +84,9 @@ export const TRAIN_OPTIONS = {
   seed: { type: 'string' },
   backend: { type: 'string' },
   kernels: { type: 'string' },
+  'kernel-threads': { type: 'string' },
   layers: { type: 'string' },
+  dropout: { type: 'string' },
   beta: { type: 'string' },
   estimator: { type: 'string' },
   points: { type: 'string' },
@@ -95,6 +104,7 @@ export const TRAIN_OPTIONS = {
   solver: { type: 'string' },
   schedule: { type: 'string' },
   'no-persistent': { type: 'boolean' },
+  'same-update': { type: 'boolean' },
   'persistent-eval': { type: 'boolean' },
   'no-persistent-eval': { type: 'boolean' },
   'data-dir': { type: 'string' },
@@ -125,8 +135,10 @@ const FLAG_FIELDS: Record<string, string> = {
   algorithm: 'algorithm',
   workers: 'workers',
   kernels: 'kernels',
+  'kernel-threads': 'kernelThreads',
   'lr-schedule': 'lrSchedule',
   layers: 'model.sizes',
+  dropout: 'model.dropout',
   'data-dir': 'data.dataDir',
   'train-limit': 'data.trainLimit',
   'test-limit': 'data.testLimit',
@@ -144,6 +156,7 @@ const FLAG_FIELDS: Record<string, string> = {
   schedule: 'trainer.solver.schedule',
   'nudge-at': 'trainer.solver.nudge',
   solver: 'trainer.solver.kind',
+  'same-update': 'model.sameUpdate',
 };
 
 /** Preset, then config file, then flags; validated as a whole. */
@@ -176,7 +189,8 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
     algorithm: flags.algorithm,
     workers: n('workers'),
     kernels: flags.kernels,
-    model: flags.layers !== undefined ? { sizes: listFlag('layers', flags.layers) } : undefined,
+    kernelThreads: n('kernel-threads'),
+    model: { sizes: listFlag('layers', flags.layers), dropout: listFlag('dropout', flags.dropout), sameUpdate: flags['same-update'] ? true : undefined },
     data: { dataDir: flags['data-dir'], trainLimit: n('train-limit'), testLimit: n('test-limit'), validation: n('validation') },
     trainer: {
       beta: n('beta'),

@@ -125,7 +125,7 @@ function termChecks(): EquivalenceCheck[] {
       const out: Readings = {};
       const all = bound.allActs(net.activities(state));
       const cache = new TermCache();
-      for (const term of net.terms) {
+      for (const term of net.energyTerms('the per-term energy check')) {
         out[`${term.name} energy`] = await take(term.energy(all));
         for (const k of term.layers) if (k > 0) out[`${term.name} field on ${k}`] = await take(term.field(all, k, cache));
         for (const [p, g] of Object.entries(term.paramGrads(all))) out[`${term.name} ∂E/∂${p}`] = await take(g);

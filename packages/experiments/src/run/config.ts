@@ -3,6 +3,8 @@ import { estimatorNames, isEstimatorName } from '@eqprop/learning';
 import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
+/** Model kinds with backward weights B (Laborieux et al. 2021's vector-field networks): `model.sameUpdate` applies to them. */
+export const VECTOR_FIELD_KINDS = ['vf-mlp', 'vf-conv'];
 const solver = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('gradient-descent'), stepSize: z.number().positive() }).strict(),
   z
@@ -19,7 +21,19 @@ export const runConfigSchema = z
   .object({
     preset: z.string().optional(),
     description: z.string().optional(),
-    model: z.object({ kind: z.string() }).passthrough(),
+    model: z
+      .object({ kind: z.string(), sameUpdate: z.boolean().optional() })
+      .passthrough()
+      .superRefine((model, ctx) => {
+        // B gets W's update: only a vector-field model has a B
+        if (model.sameUpdate !== undefined && !VECTOR_FIELD_KINDS.includes(model.kind)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sameUpdate'],
+            message: `applies to the vector-field models (${VECTOR_FIELD_KINDS.join(', ')}), not kind "${model.kind}"`,
+          });
+        }
+      }),
     trainer: z
       .object({
         solver,
@@ -94,6 +108,12 @@ export const runConfigSchema = z
      * (a ConfigError where it cannot run), or `auto` (fused where it applies, tfjs ops elsewhere).
      */
     kernels: z.enum(['fused', 'tfjs', 'auto']).optional(),
+    /**
+     * Threads the fused path (`kernels` fused or auto) shares a batch over, the main one included:
+     * rows of each relaxation, rows of each weight's gradient, ranges of the parameters; the results
+     * do not depend on it. Default: 2 where the machine has at least 2 cores, else 1.
+     */
+    kernelThreads: positiveInt.max(64).optional(),
     /**
      * How the gradient is computed: EP, BPTT through the same dynamics (Ernoult et al. 2019), or
      * continual EP, the weights updated at every nudged step (Ernoult et al. 2020; ContinualTrainer).

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { type Batch, ConfigError, fetchToHost, Rng, setupBackend, tf } from '@eqprop/core';
 import { batches, type Dataset, numBatches } from '@eqprop/datasets';
-import type { EnergyNetwork } from '@eqprop/energies';
+import { type EnergyNetwork, weightAngles } from '@eqprop/energies';
+import { KernelTeam } from '@eqprop/kernels';
 import { type BatchResult, ContinualTrainer, type EvalResult, type ParticleStore, Trainer } from '@eqprop/learning';
 import { DataParallelTrainer } from '@eqprop/learning/parallel';
 import { buildModel, type ModelConfig, saveParams } from '@eqprop/models';
@@ -35,6 +36,8 @@ export interface EpochMetrics {
   validError?: number;
   validLoss?: number;
   validTop5Error?: number;
+  /** Vector-field networks: degrees between each coupling's forward and backward weights, by term name, after the epoch. */
+  angles?: Record<string, number>;
 }
 
 export interface Session {
@@ -57,14 +60,32 @@ export async function createSession(config: RunConfig): Promise<Session> {
   if (config.algorithm === 'bptt' && (config.workers ?? 1) > 1) throw new ConfigError('--workers applies to EP only: BPTT trains on one thread');
   if (config.algorithm === 'cep' && (config.workers ?? 1) > 1)
     throw new ConfigError('--workers applies to EP only: continual EP (cep) moves the weights inside each batch and trains on one thread');
-  return { config, net, trainer: makeTrainer(config, net, opts), train, test, valid };
+  // the fused path's threads (the trainer owns them)
+  const team = usesKernels(config) ? await KernelTeam.start({ threads: config.kernelThreads }) : undefined;
+  try {
+    return { config, net, trainer: makeTrainer(config, net, opts, team), train, test, valid };
+  } catch (e) {
+    team?.dispose();
+    throw e;
+  }
+}
+
+/** Whether makeTrainer builds a KernelTrainer (EP, fused or auto kernels, one replica): it needs a kernel team. */
+function usesKernels(config: RunConfig): boolean {
+  const kernels = config.kernels ?? 'tfjs';
+  return (config.algorithm ?? 'ep') === 'ep' && kernels !== 'tfjs' && resolveWorkers(config) === 1;
 }
 
 /**
  * EP's trainer, with @eqprop/kernels' fused relaxation and optimizer step where `--kernels` asks
  * (on one thread: data-parallel replicas run tfjs ops), BPTT's, or continual EP's.
  */
-function makeTrainer(config: RunConfig, net: EnergyNetwork, opts: ConstructorParameters<typeof Trainer>[2]): Trainer {
+function makeTrainer(config: RunConfig, net: EnergyNetwork, opts: ConstructorParameters<typeof Trainer>[2], team?: KernelTeam): Trainer {
+  if (net.dropout && config.algorithm === 'bptt') throw new ConfigError('model.dropout is applied by the EP trainer: --algorithm bptt would train without it');
+  if (net.dropout && resolveWorkers(config) > 1)
+    throw new ConfigError(
+      `model.dropout draws its masks from one trainer's Rng: it trains on one thread, not ${resolveWorkers(config)} replicas (--workers 1)`,
+    );
   if (config.algorithm === 'bptt') {
     if (config.kernels === 'fused') throw new ConfigError('--kernels fused applies to EP: BPTT runs on tfjs ops (--kernels tfjs)');
     return new BpttTrainer(net, config.trainer, opts);
@@ -81,7 +102,7 @@ function makeTrainer(config: RunConfig, net: EnergyNetwork, opts: ConstructorPar
       throw new ConfigError(`--kernels fused runs on one thread, not ${workers} data-parallel replicas: give --workers 1, or --kernels auto`);
     return new Trainer(net, config.trainer, opts);
   }
-  return new KernelTrainer(net, config.trainer, opts, kernels);
+  return new KernelTrainer(net, config.trainer, opts, kernels, team);
 }
 
 /**
@@ -119,6 +140,9 @@ export function checkAgainstData(config: RunConfig, train: Dataset): void {
  */
 export function resolveWorkers(config: RunConfig): number {
   if (config.algorithm === 'bptt' || config.algorithm === 'cep') return 1;
+  // dropout draws each batch's masks from the one trainer's Rng (makeTrainer refuses replicas)
+  const dropout = (config.model as { dropout?: unknown }).dropout;
+  if (config.workers === undefined && Array.isArray(dropout) && dropout.some((p) => p > 0)) return 1;
   // an accelerator holds the whole batch; replicas are wasm threads
   if (tf.getBackend() === 'webgpu') {
     if ((config.workers ?? 1) > 1)
@@ -126,9 +150,12 @@ export function resolveWorkers(config: RunConfig): number {
     return 1;
   }
   if (config.workers !== undefined) return config.workers;
-  if ((config.model as { kind?: string }).kind !== 'conv') return 1;
+  if (!CONV_KINDS.includes((config.model as { kind?: string }).kind ?? '')) return 1;
   return Math.max(1, Math.min(availableParallelism(), Math.floor(config.batchSize / 5)));
 }
+
+/** Model kinds of convolutional networks, whose relaxation steps are compute-bound (replicas pay). */
+const CONV_KINDS = ['conv', 'vf-conv', 'resnet'];
 
 /** The data order of an epoch depends only on the seed and the epoch: a resumed run sees the same order. */
 export function epochRng(seed: number, epoch: number): Rng {
@@ -296,6 +323,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
     const seconds = priorSeconds + (Date.now() - t0) / 1000;
     const tEval = Date.now();
     const ev = await evaluateTest();
+    const angles = await weightAngles(session.net);
     const m: EpochMetrics = {
       epoch: epoch + 1,
       trainError: partial.errors / Math.max(partial.count, 1),
@@ -310,6 +338,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
       ...(ev.fromZero && { testErrorFromZero: ev.fromZero.error, testLossFromZero: ev.fromZero.loss }),
       ...(ev.validation && { validError: ev.validation.error, validLoss: ev.validation.loss }),
       ...(ev.validation?.top5Error !== undefined && { validTop5Error: ev.validation.top5Error }),
+      ...(Object.keys(angles).length > 0 && { angles }),
     };
     // top-5 beside top-1 on the epoch line only where it says something: with more than 10 classes
     const top5 = m.testTop5Error !== undefined && session.test.numClasses > 10 ? ` (top-5 ${pct(m.testTop5Error).trim()})` : '';
@@ -324,6 +353,7 @@ async function epochs(loop: EpochLoop): Promise<EpochMetrics[]> {
     log(
       `epoch ${String(m.epoch).padStart(3)}  train error ${pct(m.trainError)}${m.validError === undefined ? '' : `  valid error ${pct(m.validError)}`}  test error ${pct(m.testError)}${top5}${m.testErrorFromZero === undefined ? '' : ` (${pct(m.testErrorFromZero).trim()} from zero)`}  time ${formatTime(seconds)} (${seconds.toFixed(1)} s)  free steps ${m.meanFreeSteps.toFixed(1)}${config.trainer.tolPerExample ? ` (${m.freeStepsPerExample.toFixed(1)} per example)` : ''}`,
     );
+    if (m.angles) log(`          W–B angles ${formatAngles(m.angles)}`);
     partial = { errors: 0, loss: 0, count: 0, steps: 0, exampleSteps: 0, batches: 0, seconds: 0 };
     try {
       await saveCheckpoint(epoch + 1, 0, partial);
@@ -349,6 +379,13 @@ function keepMetrics(runDir: RunDir, epochs: number): void {
         .map((l) => `${l}\n`)
         .join(''),
     );
+}
+
+/** `W1_2 12.3°, W2_3 40.1°`: the W–B angles of an epoch line. */
+export function formatAngles(angles: Record<string, number>): string {
+  return Object.entries(angles)
+    .map(([name, a]) => `${name} ${a.toFixed(1)}°`)
+    .join(', ');
 }
 
 export function pct(x: number): string {

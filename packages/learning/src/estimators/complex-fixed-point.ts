@@ -7,9 +7,9 @@ import {
   CrossEntropyReadout,
   DenseCoupling,
   type EnergyNetwork,
+  type FieldTerm,
   MseCost,
   type Nudge,
-  type Term,
 } from '@eqprop/energies';
 import { FixedPoint, iterateReads, type Relaxation, type RelaxOptions, type Solver } from '@eqprop/solvers';
 
@@ -24,6 +24,11 @@ import { FixedPoint, iterateReads, type Relaxation, type RelaxOptions, type Solv
 
 /** Throws one line naming what makes the network or solver unfit for complex relaxation. */
 export function checkHolomorphic(net: EnergyNetwork, solver: Solver): void {
+  if (net.dropout) {
+    throw new ConfigError(
+      'holomorphic EP relaxes its complex phases by its own step, which applies no dropout masks: use symmetric, one-sided or random-sign with dropout',
+    );
+  }
   if (!(solver instanceof FixedPoint)) {
     throw new ConfigError(`holomorphic EP relaxes complex states by fixed-point iteration: got solver ${solver.name}, expected fixed-point (primitive form)`);
   }
@@ -104,7 +109,7 @@ export function complexRelaxReads(
 ): Reads<Relaxation> {
   const net = bound.net;
   const L = net.depth;
-  const moving: Term[][] = Array.from({ length: L + 1 }, (_, k) => net.terms.filter((t) => k > 0 && t.layers.includes(k) && !t.isStaticFor(k)));
+  const moving: FieldTerm[][] = Array.from({ length: L + 1 }, (_, k) => net.terms.filter((t) => k > 0 && t.layers.includes(k) && !t.isStaticFor(k)));
   const inside = solver.nudgeAt === 'inside';
   const eps = solver.stepSize;
   // one layer's new [re, im] from the real and imaginary activities

@@ -64,8 +64,8 @@ export class CoupledEstimator extends BaseEstimator {
       this.variant === 'positive'
         ? req.bound.paramGradsDiff(first, free.state, 1 / eta)
         : this.variant === 'negative'
-          ? req.bound.paramGradsDiff(free.state, first, 1 / eta)
-          : req.bound.paramGradsDiff(first, second, 1 / (2 * eta));
+          ? req.bound.paramGradsDiff(free.state, first, 1 / eta, free.state)
+          : req.bound.paramGradsDiff(first, second, 1 / (2 * eta), free.state);
     Object.assign(grads, costParamGrads(req.bound, free.state, req.y));
     return { grads, free, nudged: clamped, beta: eta };
   }

@@ -121,7 +121,7 @@ export function checkBeta(beta: number): void {
 export function costParamGrads(bound: BoundNetwork, state: State, y: tf.Tensor): Grads {
   const net = bound.net;
   if (Object.keys(net.cost.params).length === 0) return {};
-  return tf.tidy(() => net.cost.paramGrads(net.activity(net.depth, state[state.length - 1]), y));
+  return tf.tidy(() => net.cost.paramGrads(bound.outputActivity(state), y));
 }
 
 export function disposeRelaxation(r: Relaxation): void {

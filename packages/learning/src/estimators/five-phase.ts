@@ -23,8 +23,9 @@ export class FivePhaseEstimator extends BaseEstimator {
     }
     const [p1, m1, p2, m2] = nudged.map((r) => r.state);
     // two differences of equilibria, each small: (8/12β)(∂E(β) − ∂E(−β)) − (1/12β)(∂E(2β) − ∂E(−2β))
-    const near = req.bound.paramGradsDiff(p1, m1, 8 / (12 * beta));
-    const far = req.bound.paramGradsDiff(p2, m2, 1 / (12 * beta));
+    // anchored at the free state: vector-field terms hold each layer's neighbours there
+    const near = req.bound.paramGradsDiff(p1, m1, 8 / (12 * beta), free.state);
+    const far = req.bound.paramGradsDiff(p2, m2, 1 / (12 * beta), free.state);
     const grads = Object.fromEntries(Object.keys(near).map((k) => [k, tf.sub(near[k], far[k])]));
     tf.dispose([...Object.values(near), ...Object.values(far)]);
     Object.assign(grads, costParamGrads(req.bound, free.state, req.y));

@@ -72,7 +72,7 @@ export class HolomorphicEstimator extends BaseEstimator {
           minus = yield* nudgeReads(req, free, -beta);
           nudged.push(minus);
         }
-        grads = bound.paramGradsDiff(plus.state, minus.state, 1 / (2 * beta));
+        grads = bound.paramGradsDiff(plus.state, minus.state, 1 / (2 * beta), free.state);
         const angle = `β·e^{${(bad.phi / Math.PI).toFixed(3)}πi}`;
         fallback = `the complex phase ${angle} did not converge (last step ${bad.r.residual} > ${this.divergenceTol}): the ±β estimate (N = 2) instead`;
       } else {
@@ -117,7 +117,7 @@ function fourierCoefficient(
   }
   try {
     return tf.tidy(() => {
-      const parts = diffs.map(([a, b, scale]) => bound.paramGradsDiff(a, b, scale));
+      const parts = diffs.map(([a, b, scale]) => bound.paramGradsDiff(a, b, scale, free));
       return Object.fromEntries(Object.keys(parts[0]).map((k) => [k, tf.addN(parts.map((p) => p[k]))]));
     });
   } finally {

@@ -12,7 +12,8 @@ export class SymmetricEstimator extends BaseEstimator {
     const beta = this.betaOf(draw);
     const nudged = [yield* nudgeReads(req, free, beta)];
     nudged.push(yield* nudgeReads(req, free, -beta));
-    const grads = req.bound.paramGradsDiff(nudged[0].state, nudged[1].state, 1 / (2 * beta));
+    // anchored at the free state: vector-field terms hold each layer's neighbours there
+    const grads = req.bound.paramGradsDiff(nudged[0].state, nudged[1].state, 1 / (2 * beta), free.state);
     Object.assign(grads, costParamGrads(req.bound, free.state, req.y));
     return { grads, free, nudged, beta };
   }

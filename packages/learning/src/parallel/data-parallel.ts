@@ -75,6 +75,8 @@ export class DataParallelTrainer {
 
   async trainBatch(batch: Batch, lrScale = 1): Promise<BatchResult> {
     const { trainer } = this;
+    // each replica would draw its own masks: the run would not be the single-thread one
+    if (trainer.net.dropout) throw new ConfigError('dropout trains on one thread (its masks come from the trainer’s Rng): give --workers 1');
     const draw = trainer.estimator.draw();
     const n = batch.labels.length;
     // a worker handles its messages in order, so its share comes after the last update without

@@ -2,8 +2,10 @@ import { ConfigError } from '@eqprop/core';
 import type { RunConfig } from '../config.js';
 import { ernoult2019 } from './ernoult2019.js';
 import { ernoult2020Cep } from './ernoult2020-cep.js';
+import { hopfieldResnetPresets } from './hopfield-resnet.js';
 import { laborieux2021 } from './laborieux2021.js';
 import { laborieux2021Conv } from './laborieux2021-conv.js';
+import { laborieux2021Vf } from './laborieux2021-vf.js';
 import { scellier2017 } from './scellier2017.js';
 
 /** Everything a preset may leave out. */
@@ -18,7 +20,15 @@ export const DEFAULTS = {
 
 export type Preset = Omit<RunConfig, keyof typeof DEFAULTS | 'preset'> & Partial<Pick<RunConfig, keyof typeof DEFAULTS>>;
 
-const presets: Record<string, Preset> = { ...scellier2017, ...laborieux2021, ...laborieux2021Conv, ...ernoult2019, ...ernoult2020Cep };
+const presets: Record<string, Preset> = {
+  ...scellier2017,
+  ...laborieux2021,
+  ...laborieux2021Conv,
+  ...ernoult2019,
+  ...ernoult2020Cep,
+  ...laborieux2021Vf,
+  ...hopfieldResnetPresets,
+};
 
 /** Adds presets (a new paper's file calls this). */
 export function registerPresets(more: Record<string, Preset>): void {

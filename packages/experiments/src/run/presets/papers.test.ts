@@ -6,7 +6,7 @@
 // is never compared with a copy of itself.
 
 import { Rng, setupBackend, tf } from '@eqprop/core';
-import { activationByName } from '@eqprop/energies';
+import { activationByName, relu6 } from '@eqprop/energies';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
@@ -345,6 +345,113 @@ describe('ernoult2020-cep: Ernoult et al. 2020 (continual EP)', () => {
   });
 });
 
+describe('hopfield-resnet13-cifar10: Vinayak & Srinivasan 2025 (arXiv 2509.26003)', () => {
+  // github.com/BrainSeek-Lab/Scaling-Equilibrium-Propagation-to-Deeper-Neural-Network-Architectures:
+  // the README's run command, EquiProp/dhcnresnet.py's flag defaults, and the "best found" CIFAR-10
+  // values its help texts give (--beta "CIFAR10=0.1", --weight_decay "CIFAR10=2.5e-4").
+  const COMMAND = 'python EquEquiProp/dhcnresnet.py --dataset CIFAR10 --epochs 300';
+  const FLAG_DEFAULTS: Record<string, string[]> = {
+    activation: ['relu6'],
+    lossfn: ['MSE'],
+    optimizer: ['sgd'],
+    beta: ['0.1'],
+    num_iterations_inference: ['120'],
+    num_iterations_training: ['50'],
+    momentum: ['0.9'],
+    batch_size: ['128'],
+    network: ['hopfieldresnet13'],
+  };
+  const BEST_CIFAR10 = { beta: 0.1, weight_decay: 2.5e-4 };
+  // dhcnresnet.py: learning_rates_weights = [3e-2] * 13 for sgd, learning_rates_biases the same
+  const LR = 3e-2;
+  // model/hopfield/network.py, ConvHopfieldResEnergy32: edges, weight shapes (out, in, kh, kw), strides, paddings, and dhcnresnet.py's weight_gains
+  const EDGES = [
+    [0, 1],
+    [1, 2],
+    [0, 2],
+    [2, 3],
+    [2, 4],
+    [3, 4],
+    [4, 5],
+    [4, 6],
+    [5, 6],
+    [6, 7],
+    [6, 8],
+    [7, 8],
+    [8, 9],
+  ];
+  const KERNEL_SIDE = [3, 3, 1, 3, 1, 3, 3, 1, 3, 3, 1, 3, 0]; // 0: the dense head
+  const STRIDES = [1, 2, 2, 1, 2, 2, 1, 2, 2, 1, 2, 2];
+  const PADDINGS = [1, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0, 1];
+  const WEIGHT_GAINS = [0.6, 0.6, 0.7, 0.6, 0.7, 0.6, 0.6, 0.7, 0.6, 0.6, 0.7, 0.6, 0.8];
+  const HIDDENS = [128, 256, 512, 512]; // num_hiddens_1 … num_hiddens_4
+  const LAYER_SHAPES = [[32, 32, 128], [16, 16, 128], [16, 16, 256], [8, 8, 256], [8, 8, 512], [4, 4, 512], [4, 4, 512], [2, 2, 512], [10]]; // (C, H, W) there
+
+  it('is the code’s Hopfield-ResNet13: layers, skips, strides, paddings, ReLU6, linear output and MSE', () => {
+    const c = preset('hopfield-resnet13-cifar10');
+    const f = { ...FLAG_DEFAULTS, ...flags(COMMAND) };
+    expect(f.dataset).toEqual(['CIFAR10']);
+    expect(c.data).toMatchObject({ dataset: 'cifar10', flatten: false });
+    expect(c.model).toMatchObject({ kind: 'resnet', inputShape: [32, 32, 3], channels: HIDDENS, kernel: 3, classes: 10, cost: 'mse', form: 'primitive' });
+    expect(f.lossfn).toEqual(['MSE']);
+    // F.relu6 on the hidden layers; 'linear' on the output (an MSE cost ½‖s − y‖² on it)
+    expect([c.model.activation, relu6.name]).toEqual([f.activation[0], 'relu6']);
+    for (let x = -2; x <= 8; x += 0.25) expect(relu6.scalar(x)).toBe(Math.min(6, Math.max(0, x)));
+    const net = buildModel(c.model as ModelConfig, new Rng(1));
+    expect(net.layerShapes).toEqual(LAYER_SHAPES);
+    expect(net.activations.map((a) => a.name)).toEqual([...Array(8).fill('relu6'), 'linear']);
+    // every edge of the code, and no other: a k×k conv (K), a 1×1 skip (S) or the dense head (W)
+    const kinds = { 3: 'K', 1: 'S', 0: 'W' } as Record<number, string>;
+    const weights = Object.keys(net.params).filter((n) => !n.startsWith('b'));
+    expect(weights.sort()).toEqual(EDGES.map(([i, j], e) => `${kinds[KERNEL_SIDE[e]]}${i}_${j}`).sort());
+    EDGES.forEach(([i, j], e) => {
+      const term = net.terms.find((t) => t.name === `${kinds[KERNEL_SIDE[e]]}${i}_${j}`) as unknown as {
+        stride?: number;
+        geometry?: { stride: number; padding: number };
+      };
+      if (KERNEL_SIDE[e] === 3) expect(term.geometry, `edge ${i}→${j}`).toEqual({ stride: STRIDES[e], padding: PADDINGS[e] });
+      if (KERNEL_SIDE[e] === 1) expect([term.stride, PADDINGS[e]], `edge ${i}→${j}`).toEqual([STRIDES[e], 0]);
+    });
+    // the gains by kind of weight: 0.6 every 3×3 conv, 0.7 every skip, 0.8 the head
+    const gainOf = (side: number) => [...new Set(WEIGHT_GAINS.filter((_, e) => KERNEL_SIDE[e] === side))];
+    expect([gainOf(3), gainOf(1), gainOf(0)]).toEqual([[0.6], [0.7], [0.8]]);
+    expect(c.model.gains).toEqual({ conv: 0.6, skip: 0.7, dense: 0.8, bias: 0.5 }); // bias_gains 0.5/√(9·channels)
+    Object.values(net.params).forEach((v) => v.dispose());
+  });
+
+  it('trains as dhcnresnet.py: centered EP with β 0.1, T1 120 / T2 50 odd-then-even steps, SGD 0.03 with momentum 0.9 and decay 2.5e-4, batch 128, 300 epochs', () => {
+    const c = preset('hopfield-resnet13-cifar10');
+    const f = { ...FLAG_DEFAULTS, ...flags(COMMAND) };
+    // estimator.variant = 'centered': nudging −β and +β
+    expect([c.trainer.estimator, c.trainer.beta]).toEqual(['symmetric', Number(f.beta[0])]);
+    expect(c.trainer.beta).toBe(BEST_CIFAR10.beta);
+    expect([c.trainer.freeSteps, c.trainer.nudgedSteps]).toEqual([Number(f.num_iterations_inference[0]), Number(f.num_iterations_training[0])]);
+    // FixedPointMinimizer's default mode 'asynchronous': updaters[::2] (layers 1, 3, …) then updaters[1::2]
+    expect(c.trainer.solver).toEqual({ kind: 'fixed-point', schedule: 'alternating' });
+    expect(c.trainer.optimizer).toMatchObject({ kind: 'momentum', momentum: Number(f.momentum[0]), weightDecay: BEST_CIFAR10.weight_decay });
+    expect(new Set(c.trainer.optimizer.lrs)).toEqual(new Set([LR]));
+    expect([c.batchSize, c.epochs, c.lrSchedule]).toEqual([Number(f.batch_size[0]), Number(f.epochs[0]), 'cosine']);
+    // evaluation (Evaluator) relaxes from zero with the inference minimizer: 120 iterations
+    expect(c.trainer.evalSteps ?? c.trainer.freeSteps).toBe(120);
+    expect(c.trainer.persistent).toBe(false);
+  });
+
+  it('names the paper and its 93.92 %, and says where eqprop cannot follow the code (recorded here)', () => {
+    const c = preset('hopfield-resnet13-cifar10');
+    expect(c.description).toMatch(/Vinayak & Srinivasan 2025 \(arXiv 2509\.26003\)/);
+    expect(c.description).toMatch(/93\.92 %/);
+    // monitor.py: torch.optim.SGD(..., nesterov=True); eqprop's momentum is heavy-ball
+    expect(c.description).toMatch(/heavy-ball \(not Nesterov\) momentum/);
+    // CosineAnnealingLR(T_max = epochs, eta_min = 2e-6); the preset's cosine ends at 0
+    expect(c.description).toMatch(/cosine to 0 \(not 2e-6\)/);
+    // datasets.py: RandomHorizontalFlip(0.5), RandAugment(num_ops=3, magnitude=9), RandomCrop(32, padding=4, padding_mode='edge'), Normalize(mean, 3·std)
+    expect(c.data.augment).toEqual({ cropPad: 4, flip: true });
+    expect(c.description).toMatch(/no RandAugment, zero- \(not edge-\) padded crops, no input normalisation/);
+    // Trainer.run: set_input(x, reset=False), the free phase starts where the previous batch left the network
+    expect(c.description).toMatch(/free phase from zero/);
+  });
+});
+
 describe('every preset is covered here', () => {
   it('lists no preset without a paper test', async () => {
     const { presetNames } = await import('./index.js');
@@ -360,7 +467,12 @@ describe('every preset is covered here', () => {
       'laborieux2021-mlp',
       'laborieux2021-cifar10',
       'laborieux2021-mnist',
+      // tested against the reference's commands in laborieux2021-vf.test.ts
+      'laborieux2021-vf-cifar10',
+      'laborieux2021-vf-cifar10-same-update',
+      'laborieux2021-vf-mnist',
       'ernoult2020-cep',
+      'hopfield-resnet13-cifar10',
     ];
     expect([...presetNames()].sort()).toEqual([...covered].sort());
   });
