@@ -37,6 +37,7 @@ const FIGURES: Record<string, PaperFigure> = {
     where: 'abstract',
     url: 'https://www.frontiersin.org/articles/10.3389/fnins.2021.633674/full',
   },
+  'laborieux2021-cifar10-dropout': { paper: 'Laborieux et al. 2021', url: 'https://www.frontiersin.org/articles/10.3389/fnins.2021.633674/full' },
   'laborieux2021-mnist': { paper: 'Laborieux et al. 2021', url: 'https://www.frontiersin.org/articles/10.3389/fnins.2021.633674/full' },
   'laborieux2021-mlp': { paper: 'Laborieux et al. 2021', url: 'https://www.frontiersin.org/articles/10.3389/fnins.2021.633674/full' },
   // the vector-field convnets: the abstract's "unidirectional forward and backward connections" result was cut off in

@@ -78,3 +78,12 @@ export const laborieux2021Conv: Record<string, Preset> = {
     lrSchedule: 'cosine',
   },
 };
+
+// The master README's "EP with symmetric gradient estimate and dropout" command (main_dropout.py):
+// the CIFAR-10 command with `--dropouts 1.0 1.0 1.0 0.9 1.0`, keep probabilities of the input and
+// the four conv layers; here drop probabilities, masks drawn once per batch inside the energy.
+laborieux2021Conv['laborieux2021-cifar10-dropout'] = {
+  ...laborieux2021Conv['laborieux2021-cifar10'],
+  description: 'Laborieux et al. 2021: the CIFAR-10 convnet with dropout inside the energy (drop 0.1 on the third conv layer), masks shared by every phase',
+  model: { ...laborieux2021Conv['laborieux2021-cifar10'].model, dropout: [0, 0, 0, 0.1, 0] },
+};

@@ -271,6 +271,18 @@ describe('laborieux2021-*: Laborieux et al. 2021', () => {
     expect(c.lrSchedule).toBe('cosine');
   });
 
+  it('laborieux2021-cifar10-dropout is the README’s dropout command: the CIFAR-10 command with --dropouts (keep → drop probabilities)', () => {
+    const DROPOUT =
+      "python main_dropout.py --model 'CNN' --task 'CIFAR10' --data-aug --channels 128 256 512 512 --kernels 3 3 3 3 --pools 'mmmm' --strides 1 1 1 1 --paddings 1 1 1 0 --fc 10 --optim 'sgd' --lrs 0.25 0.15 0.1 0.08 0.05 --dropouts 1.0 1.0 1.0 0.9 1.0 --wds 3e-4 3e-4 3e-4 3e-4 3e-4 --mmt 0.9 --lr-decay --epochs 120 --act 'my_hard_sig' --todo 'train' --T1 250 --T2 25 --mbs 128 --alg 'EP' --betas 0.0 1.0 --thirdphase --loss 'cel' --softmax --save --device 0";
+    const f = flags(DROPOUT);
+    const { dropouts, ...rest } = f;
+    expect(rest).toEqual(flags(CIFAR10)); // every other flag is the CIFAR-10 command's
+    const c = preset('laborieux2021-cifar10-dropout');
+    const { dropout, ...model } = c.model as typeof c.model & { dropout: number[] };
+    expect(dropout).toEqual(numbers(dropouts).map((keep) => Number((1 - keep).toFixed(10))));
+    expect({ ...c, model, preset: '', description: '' }).toEqual({ ...preset('laborieux2021-cifar10'), preset: '', description: '' });
+  });
+
   it('laborieux2021-cifar10 differs from the reference code where the README does not say so (recorded here)', () => {
     // main.py: CosineAnnealingLR(optimizer, 100, eta_min=1e-5) for 120 epochs; the preset's
     // cosine runs over all epochs to 0: 0.5·(1 + cos(π·epoch/epochs))
@@ -466,6 +478,7 @@ describe('every preset is covered here', () => {
       'ernoult2019-conv',
       'laborieux2021-mlp',
       'laborieux2021-cifar10',
+      'laborieux2021-cifar10-dropout',
       'laborieux2021-mnist',
       // tested against the reference's commands in laborieux2021-vf.test.ts
       'laborieux2021-vf-cifar10',
