@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Rng, setupBackend, tf } from '@eqprop/core';
 import { createSession, FusedStepOptimizer, getPreset, KernelTrainer } from '@eqprop/experiments';
-import { FusedEpStep, FusedFixedPoint, KernelTeam } from '@eqprop/kernels';
+import { FusedEpStep, FusedFixedPoint, FusedGradientDescent, KernelTeam } from '@eqprop/kernels';
 import { type BatchResult, Trainer, type TrainerConfig } from '@eqprop/learning';
 import { buildModel, type ModelConfig } from '@eqprop/models';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -41,11 +41,11 @@ describe('KernelTrainer (--kernels)', () => {
     expect(sgd.solver).toBeInstanceOf(FusedFixedPoint);
     expect(sgd.optimizer).toBeInstanceOf(FusedStepOptimizer);
     expect(sgd.epStep).toBeInstanceOf(FusedEpStep);
-    // a gradient-descent solver: no fused relaxation, so no whole batch; SGD stays tfjs ops, Adam is fused
+    // gradient descent on a logistic hopfield net: the fused solver hands every batch to GradientDescent, so no whole batch; SGD stays tfjs ops, Adam is fused
     const eb = getPreset('ernoult2019-eb1h');
     const ebNet = buildModel(eb.model as ModelConfig, new Rng(1));
     const gd = new KernelTrainer(ebNet, eb.trainer, { seed: 2 }, 'auto');
-    expect([gd.solver, gd.optimizer, gd.epStep].map((o) => o?.constructor.name)).toEqual(['GradientDescent', 'Optimizer', undefined]);
+    expect([gd.solver, gd.optimizer, gd.epStep].map((o) => o?.constructor.name)).toEqual(['FusedGradientDescent', 'Optimizer', undefined]);
     const adam = new KernelTrainer(ebNet, { ...eb.trainer, optimizer: { kind: 'adam', lrs: [1e-3] } }, { seed: 2 }, 'auto');
     expect(adam.optimizer).toBeInstanceOf(FusedStepOptimizer);
     expect(adam.epStep).toBeUndefined();
@@ -97,6 +97,39 @@ describe('KernelTrainer (--kernels)', () => {
     tf.dispose([...Object.values(ma), ...Object.values(mb), ...Object.values(start)]);
     tfjs.trainer.dispose();
     fused.trainer.dispose();
+  });
+
+  it('scellier2017-1h (gradient descent, hard sigmoid, random sign, persistent particles, SGD): auto fuses the batch whole and trains as the tfjs Trainer does', () => {
+    const preset = getPreset('scellier2017-1h');
+    const model = { ...(preset.model as ModelConfig), sizes: [24, 16, 10] } as ModelConfig;
+    const make = (mode: 'tfjs' | 'auto') => {
+      const net = buildModel(model, new Rng(1));
+      for (const p of Object.values(net.params)) p.assign(tf.mul(p, 3)); // fields beyond [0, 1]: the clip matters
+      const opts = { seed: 2, trainCount: 24, testCount: 8 };
+      return { net, trainer: mode === 'tfjs' ? new Trainer(net, preset.trainer, opts) : new KernelTrainer(net, preset.trainer, opts, mode) };
+    };
+    const tfjs = make('tfjs');
+    const auto = make('auto');
+    const k = auto.trainer as KernelTrainer;
+    expect(k.solver).toBeInstanceOf(FusedGradientDescent);
+    expect(k.optimizer).toBeInstanceOf(FusedStepOptimizer);
+    expect(k.epStep).toBeInstanceOf(FusedEpStep);
+    const start = Object.fromEntries(Object.entries(tfjs.net.params).map(([n, p]) => [n, p.clone()]));
+    for (let i = 0; i < 6; i++) {
+      // the same examples again from the fourth batch on: their particles are used
+      const batch = { ...randomBatch([24], 8, 40 + (i % 3)), indices: Int32Array.from({ length: 8 }, (_, j) => 8 * (i % 3) + j) };
+      const a = tfjs.trainer.trainBatch(batch);
+      const b = auto.trainer.trainBatch(batch);
+      const pick = (r: BatchResult) => [r.errors, r.top5Errors, r.size, r.freeSteps, r.freeStepsPerExample];
+      expect(pick(b)).toEqual(pick(a));
+      expect(b.loss).toBeCloseTo(a.loss, 5);
+      tf.dispose([batch.x, batch.y]);
+    }
+    expect(maxGap(auto.net.params, tfjs.net.params)).toBeLessThan(1e-5);
+    expect(maxGap(tfjs.net.params, start)).toBeGreaterThan(1e-3); // they learned
+    tf.dispose(Object.values(start));
+    tfjs.trainer.dispose();
+    auto.trainer.dispose();
   });
 
   it('fused: a restored checkpoint goes on as the original does', () => {
@@ -166,5 +199,24 @@ describe('KernelTrainer (--kernels)', () => {
     plain.trainer.dispose();
     await expect(createSession({ ...base, kernels: 'fused', algorithm: 'bptt' })).rejects.toThrow(/^--kernels fused applies to EP: BPTT runs on tfjs ops/);
     await expect(createSession({ ...base, kernels: 'fused', workers: 2 })).rejects.toThrow(/^--kernels fused runs on one thread, not 2 data-parallel replicas/);
+    // gradient descent: fused where the network has clip units, one line where it does not
+    const sc = await createSession({
+      ...resolveConfig({ preset: 'scellier2017-1h', 'train-limit': '40', 'test-limit': '20' }),
+      kernels: 'fused',
+      kernelThreads: 1,
+    });
+    expect((sc.trainer as KernelTrainer).epStep).toBeInstanceOf(FusedEpStep);
+    sc.trainer.dispose();
+    const eb = await createSession({
+      ...resolveConfig({ preset: 'ernoult2019-eb1h', 'train-limit': '40', 'test-limit': '20' }),
+      kernels: 'fused',
+      kernelThreads: 1,
+    });
+    const batch = randomBatch([784], 4, 1);
+    expect(() => eb.trainer.trainBatch(batch)).toThrow(
+      /^the fused kernels cannot relax this network: a hopfield network whose activation is not the identity on its range \(kernels "auto" falls back to tfjs ops\)$/,
+    );
+    tf.dispose([batch.x, batch.y]);
+    eb.trainer.dispose();
   });
 });

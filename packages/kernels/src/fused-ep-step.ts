@@ -2,7 +2,7 @@ import { NumericalError, ShapeError, type tf } from '@eqprop/core';
 import type { DenseCoupling, EnergyNetwork, MseCost } from '@eqprop/energies';
 import { type RelaxOptions, validateRelaxOptions } from '@eqprop/solvers';
 import { formOf, type NetLayer, netLayers, unfusedNetReason } from './dense-plan.js';
-import type { FusedFixedPoint } from './fused-fixed-point.js';
+import type { FusedSolver } from './fused-fixed-point.js';
 import type { FusedOptimizer } from './fused-optimizer.js';
 import { readInto } from './host-tensors.js';
 import type { KernelTeam } from './kernel-team.js';
@@ -76,7 +76,7 @@ export class FusedEpStep {
 
   constructor(
     readonly net: EnergyNetwork,
-    readonly solver: FusedFixedPoint,
+    readonly solver: FusedSolver,
     readonly optimizer: FusedOptimizer,
   ) {
     const why = FusedEpStep.unfusedReason(net, solver, optimizer);
@@ -86,8 +86,8 @@ export class FusedEpStep {
   }
 
   /** Why a batch of `net` is not one FusedEpStep (with this solver and optimizer, where given), or undefined when it is. */
-  static unfusedReason(net: EnergyNetwork, solver?: FusedFixedPoint, optimizer?: FusedOptimizer): string | undefined {
-    const why = unfusedNetReason(net);
+  static unfusedReason(net: EnergyNetwork, solver?: FusedSolver, optimizer?: FusedOptimizer): string | undefined {
+    const why = unfusedNetReason(net) ?? solver?.solverReason(net);
     if (why) return why;
     if (net.dropout) return "dropout: each training batch's masks are applied by tfjs ops";
     if (netLayers(net).some((l) => l.biases.length > 1)) return 'a layer with more than one bias';

@@ -1,5 +1,5 @@
 import { ConfigError, type Reads, readValues, runSync, type State, tf } from '@eqprop/core';
-import type { BoundNetwork } from '@eqprop/energies';
+import type { BoundNetwork, EnergyNetwork } from '@eqprop/energies';
 import { type FixedPoint, type Relaxation, type RelaxOptions, type Solver, validateRelaxOptions } from '@eqprop/solvers';
 import { type DensePlan, densePlan, unfusedReason } from './dense-plan.js';
 import { KernelTeam } from './kernel-team.js';
@@ -10,38 +10,34 @@ import { Arena } from './wasm-kernels.js';
 export type FusedMode = 'fused' | 'auto';
 
 /**
- * The fixed-point solver with each relaxation phase of a dense-coupling network run as one loop in
- * the SIMD kernels (runPhase), on the threads of a KernelTeam (rows shared out): the batch's static
- * fields and weights are read once, every step is a few kernel calls on the kernels' memory,
- * residuals are read with no backend sync, and only the final state goes back to tfjs. It gives
- * the states of `fallback` (the same dynamics, float32, another summation order) and hands
- * everything it does not cover to it: other networks (auto mode), energy traces, a clamped layer,
- * GPU backends.
+ * A relaxation solver with each phase of a dense-coupling network run as one loop in the SIMD
+ * kernels (runPhase), on the threads of a KernelTeam (rows shared out): the batch's static fields
+ * and weights are read once, every step is a few kernel calls on the kernels' memory, residuals are
+ * read with no backend sync, and only the final state goes back to tfjs. It gives the states of
+ * `fallback` (the same dynamics, float32, another summation order) and hands everything it does
+ * not cover to it: other networks (auto mode), energy traces, a clamped layer, GPU backends.
+ * Subclasses say which dynamics (`settings`) and which networks their solver adds to refuse.
  */
-export class FusedFixedPoint implements Solver {
-  readonly name: string;
+export abstract class FusedSolver implements Solver {
+  abstract readonly name: string;
+  abstract readonly fallback: Solver;
+  abstract readonly mode: FusedMode;
+  abstract readonly team: KernelTeam;
 
-  constructor(
-    readonly fallback: FixedPoint,
-    readonly mode: FusedMode = 'auto',
-    readonly team: KernelTeam = KernelTeam.single(),
-  ) {
-    this.name = `fused-${fallback.name}`;
+  /** Why the fallback's dynamics have no fused form for `net` (beyond unfusedNetReason), or undefined. */
+  solverReason(_net: EnergyNetwork): string | undefined {
+    return undefined;
   }
 
   /** Why this solver hands `bound` to tfjs ops, or undefined when it relaxes it itself. */
   unfusedReason(bound: BoundNetwork, opts?: RelaxOptions): string | undefined {
     if (opts?.trace) return 'an energy trace is computed by tfjs ops';
     if (opts?.clamp) return 'a clamped layer is held by tfjs ops';
-    return unfusedReason(bound);
+    return unfusedReason(bound) ?? this.solverReason(bound.net);
   }
 
-  /** The dynamics of the fallback and the stopping rule of `opts`, with the nudge's β. */
-  settings(opts: RelaxOptions, beta: number): PhaseSettings {
-    const fp = this.fallback;
-    const { maxSteps, tol, perExample, checkEvery, predictStops } = opts;
-    return { schedule: fp.schedule, eps: fp.stepSize, inside: fp.nudgeAt === 'inside', beta, maxSteps, tol, perExample, checkEvery, predictStops };
-  }
+  /** The fallback's dynamics and the stopping rule of `opts`, with the nudge's β. */
+  abstract settings(opts: RelaxOptions, beta: number): PhaseSettings;
 
   relax(bound: BoundNetwork, init: State, opts: RelaxOptions): Relaxation {
     return runSync(this.relaxReads(bound, init, opts));
@@ -90,5 +86,26 @@ export class FusedFixedPoint implements Solver {
     } finally {
       arena.release();
     }
+  }
+}
+
+/** The fixed-point solver of @eqprop/solvers on the fused path (FusedSolver). */
+export class FusedFixedPoint extends FusedSolver {
+  readonly name: string;
+
+  constructor(
+    readonly fallback: FixedPoint,
+    readonly mode: FusedMode = 'auto',
+    readonly team: KernelTeam = KernelTeam.single(),
+  ) {
+    super();
+    this.name = `fused-${fallback.name}`;
+  }
+
+  /** The dynamics of the fallback and the stopping rule of `opts`, with the nudge's β. */
+  settings(opts: RelaxOptions, beta: number): PhaseSettings {
+    const fp = this.fallback;
+    const { maxSteps, tol, perExample, checkEvery, predictStops } = opts;
+    return { schedule: fp.schedule, eps: fp.stepSize, inside: fp.nudgeAt === 'inside', beta, maxSteps, tol, perExample, checkEvery, predictStops };
   }
 }

@@ -47,6 +47,11 @@ export interface PhaseSettings {
   eps: number;
   /** Where the nudge enters: inside σ or added after it. */
   inside: boolean;
+  /**
+   * Gradient descent (GradientDescent with ρ′ = 1 on the range): next = clip((1 − ε)·s + ε·(field +
+   * nudge)), the clip after the interpolation (a synchronous schedule, the nudge in the field, gain 1).
+   */
+  descent?: boolean;
   /** β (0: free phase). */
   beta: number;
   maxSteps: number;
@@ -157,7 +162,7 @@ function nextCheck(steps: number, o: PhaseSettings, checkEvery: number, activeSc
 
 /**
  * One step of rows [lo, lo + rows) into each layer's `next` (FixedPoint's step: the field from the
- * static part and the products, the nudge inside or after σ, damping); with `check`, each row's
+ * static part and the products, the nudge inside or after σ, damping; or GradientDescent's, `descent`); with `check`, each row's
  * largest change into `change`.
  */
 function emitStep(p: Program, A: PhaseArrays, o: PhaseSettings, lo: number, rows: number, check: boolean): void {
@@ -186,6 +191,13 @@ function emitStep(p: Program, A: PhaseArrays, o: PhaseSettings, lo: number, rows
     const force = 2 * A.costWeight;
     const s = cur[i] + off;
     const y = A.y + off;
+    if (o.descent) {
+      // GradientDescent: next = clip(s·(1 − ε) + (field + β·2w(y − s))·ε)
+      if (nudged) p.nudge(z, z, y, s, len, force, o.beta);
+      p.lerp(next, s, z, len, o.eps);
+      p.activate(next, next, len, l.base);
+      return;
+    }
     if (nudged && o.inside) p.nudge(z, z, y, s, len, force, o.beta * l.gain);
     const direct = o.eps === 1 && !(nudged && !o.inside);
     p.activate(z, direct ? next : z, len, l.base);

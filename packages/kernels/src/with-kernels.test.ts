@@ -1,8 +1,9 @@
 import { ConfigError, Rng, setupBackend, tf } from '@eqprop/core';
 import { layeredMlp } from '@eqprop/models';
-import { FixedPoint, GradientDescent } from '@eqprop/solvers';
+import { FixedPoint, GradientDescent, type Solver } from '@eqprop/solvers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FusedFixedPoint } from './fused-fixed-point.js';
+import { FusedGradientDescent } from './fused-gradient-descent.js';
 import { type KernelsMode, withKernels } from './with-kernels.js';
 
 beforeAll(async () => {
@@ -20,11 +21,17 @@ describe('withKernels', () => {
     expect(withKernels(fp, 'tfjs')).toBe(fp);
   });
 
-  it('leaves gradient descent to tfjs ops with auto, and refuses fused in one line naming the solver', () => {
+  it('gives gradient descent the fused path too; leaves another solver to tfjs ops with auto, and refuses fused in one line naming it', () => {
     const gd = new GradientDescent(0.5);
-    expect(withKernels(gd, 'auto')).toBe(gd);
-    expect(() => withKernels(gd, 'fused')).toThrow(ConfigError);
-    expect(() => withKernels(gd, 'fused')).toThrow(/the gradient-descent solver has no fused path/);
+    const auto = withKernels(gd, 'auto');
+    expect(auto).toBeInstanceOf(FusedGradientDescent);
+    expect((auto as FusedGradientDescent).fallback).toBe(gd);
+    expect((withKernels(gd, 'fused') as FusedGradientDescent).mode).toBe('fused');
+    expect(withKernels(gd, 'tfjs')).toBe(gd);
+    const other: Solver = { name: 'other', relax: gd.relax.bind(gd), relaxReads: gd.relaxReads.bind(gd) };
+    expect(withKernels(other, 'auto')).toBe(other);
+    expect(() => withKernels(other, 'fused')).toThrow(ConfigError);
+    expect(() => withKernels(other, 'fused')).toThrow(/the other solver has no fused path \(fixed-point and gradient descent only\)/);
     expect(() => withKernels(gd, 'simd' as KernelsMode)).toThrow(/kernels must be one of fused, tfjs, auto, got "simd"/);
   });
 

@@ -1,6 +1,6 @@
 import { type Batch, ConfigError, type Grads, type Params, type Reads, readValues, tf } from '@eqprop/core';
 import type { EnergyNetwork, MseCost } from '@eqprop/energies';
-import { type EpEstimate, FusedEpStep, FusedFixedPoint, FusedOptimizer, type KernelsMode, KernelTeam, withKernels } from '@eqprop/kernels';
+import { type EpEstimate, FusedEpStep, FusedOptimizer, FusedSolver, type KernelsMode, KernelTeam, withKernels } from '@eqprop/kernels';
 import {
   type BatchResult,
   type Estimator,
@@ -87,10 +87,11 @@ function fusedEstimate(estimator: Estimator): EpEstimate['kind'] | undefined {
 }
 
 /**
- * The Trainer with `--kernels`: relaxations by @eqprop/kernels' fused fixed-point path where it
- * applies (FusedFixedPoint falls back to tfjs ops per batch unless `fused` is forced), and the
+ * The Trainer with `--kernels`: relaxations by @eqprop/kernels' fused fixed-point or
+ * gradient-descent path where it applies (FusedFixedPoint and FusedGradientDescent fall back to
+ * tfjs ops per batch unless `fused` is forced), and the
  * optimizer step fused on CPU backends (with `auto`, Adam's only); where the whole batch can be
- * (a dense network, the one-sided, random-sign or symmetric estimator), a training batch is one
+ * (a dense network the fused solver relaxes, the one-sided, random-sign or symmetric estimator), a training batch is one
  * FusedEpStep: projection, phases and gradients in the kernels, then the fused update (whatever
  * the optimizer: its gradients are in kernel memory already). The kernels run on `team`'s threads;
  * the trainer owns the team and disposes it.
@@ -118,7 +119,7 @@ export class KernelTrainer extends Trainer {
     }
     this.solver = withKernels(this.solver, kernels, team);
     const kind = fusedEstimate(this.estimator);
-    const whole = kind !== undefined && this.solver instanceof FusedFixedPoint && FusedEpStep.unfusedReason(net) === undefined;
+    const whole = kind !== undefined && this.solver instanceof FusedSolver && FusedEpStep.unfusedReason(net, this.solver) === undefined;
     // auto fuses Adam only where the batch is not fused whole: an SGD step is two tfjs ops, and
     // reading and writing every parameter cost more than it saves (scellier2017-1h, SGD at batch
     // 20: 20.0 s per epoch fused against 15.8 s with tfjs ops, one bench run); Adam's eleven ops
@@ -129,7 +130,7 @@ export class KernelTrainer extends Trainer {
     this.optimizer = optimizer;
     tfjsOptimizer.dispose();
     if (whole) {
-      this.epStep = new FusedEpStep(net, this.solver as FusedFixedPoint, optimizer.fused);
+      this.epStep = new FusedEpStep(net, this.solver as FusedSolver, optimizer.fused);
       this.estimateKind = kind;
     }
   }
