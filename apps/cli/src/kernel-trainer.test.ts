@@ -187,14 +187,19 @@ describe('KernelTrainer (--kernels)', () => {
     expect(fused.trainer).toBeInstanceOf(KernelTrainer);
     expect((fused.trainer as KernelTrainer).team.threads).toBe(1);
     expect((fused.trainer as KernelTrainer).epStep).toBeInstanceOf(FusedEpStep);
-    // the default: two threads on a machine of two cores or more
-    const auto = await createSession({ ...base, kernels: 'auto' });
-    expect((auto.trainer as KernelTrainer).team.threads).toBe(availableParallelism() >= 2 ? 2 : 1);
+    // the default is auto; its threads: one for batches under 50, two from 50 on a machine of two cores or more
+    const { kernels: _, ...byDefault } = base;
+    const auto = await createSession(byDefault);
+    expect(auto.trainer).toBeInstanceOf(KernelTrainer);
+    expect((auto.trainer as KernelTrainer).team.threads).toBe(1);
     auto.trainer.dispose();
+    const auto50 = await createSession({ ...byDefault, batchSize: 50 });
+    expect((auto50.trainer as KernelTrainer).team.threads).toBe(availableParallelism() >= 2 ? 2 : 1);
+    auto50.trainer.dispose();
     expect(fused.trainer.solver).toBeInstanceOf(FusedFixedPoint);
     expect(fused.trainer.optimizer).toBeInstanceOf(FusedStepOptimizer);
     fused.trainer.dispose();
-    const plain = await createSession(base);
+    const plain = await createSession({ ...base, kernels: 'tfjs' });
     expect(plain.trainer).not.toBeInstanceOf(KernelTrainer);
     plain.trainer.dispose();
     await expect(createSession({ ...base, kernels: 'fused', algorithm: 'bptt' })).rejects.toThrow(/^--kernels fused applies to EP: BPTT runs on tfjs ops/);

@@ -254,13 +254,27 @@ export class FusedEpStep {
     });
   }
 
-  /** What the finiteness check covers, in the order the tfjs Trainer reports it: [offset, size, what]. */
+  /**
+   * What the finiteness check covers, in the order the tfjs Trainer reports it: [offset, size,
+   * what]. The fields come after the states: a clipped or saturating activation keeps a state finite
+   * when its field has overflowed (weights blown up by too large a rate), which the tfjs Trainer
+   * finds as a non-finite energy; here the field itself is checked, the static part (input
+   * projection and biases) and the last step's (`z`: for gradient descent, before the clip).
+   */
   private checkList(free: number[]): [number, number, string][] {
-    const n = this.arrays!.batch;
+    const A = this.arrays!;
+    const n = A.batch;
     const names = Object.keys(this.net.params);
+    const termsOf = (l: NetLayer) => [...l.fromInput, ...l.moving.map((m) => m.term), ...l.biases].map((t) => t.name).join(', ');
     return [
       ...names.map((k): [number, number, string] => [this.optimizer.slot(k).p, this.optimizer.slot(k).size, `parameter ${k}`]),
       ...this.layers.map((l, i): [number, number, string] => [free[i], n * l.width, `the state of layer ${l.k} at the free equilibrium`]),
+      ...this.layers.map((l, i): [number, number, string] => [
+        A.statics[i],
+        n * l.width,
+        `the field on layer ${l.k} from the input and biases (term ${termsOf(l)})`,
+      ]),
+      ...this.layers.map((l, i): [number, number, string] => [A.z[i], n * l.width, `the field on layer ${l.k} at the last step (term ${termsOf(l)})`]),
       ...names.map((k): [number, number, string] => [this.optimizer.slot(k).g, this.optimizer.slot(k).size, `the gradient of ${k}`]),
     ];
   }
@@ -282,7 +296,7 @@ export class FusedEpStep {
     const L = this.layers;
     const nOut = L[L.length - 1].width;
     const couplings = L.flatMap((l) => l.moving.filter((m) => m.up).map((m) => ({ m, wl: L[m.from - 1].width, wu: l.width })));
-    const checks = 2 * Object.keys(this.net.params).length + L.length;
+    const checks = 2 * Object.keys(this.net.params).length + 3 * L.length; // checkList: parameters, states, static fields, fields, gradients
     this.arrays = {
       batch: n,
       x: alloc(n * n0),

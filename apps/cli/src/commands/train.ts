@@ -57,11 +57,11 @@ export const TRAIN_HELP = `eqprop train [--preset NAME | --config FILE] [flags]
                          error and best-params.json holds that epoch's parameters
   --algorithm ep|bptt|cep   EP (default), BPTT through the same dynamics (from the same weights), or
                          continual EP: the weights updated at every nudged step (SGD, fixed point, one-sided)
-  --kernels fused|tfjs|auto   relaxation and optimizer step as tfjs ops (default), as the fused CPU
-                         kernels of @eqprop/kernels (fixed-point dense networks; Adam, SGD, momentum),
-                         or auto: fused where they apply, tfjs ops elsewhere
+  --kernels fused|tfjs|auto   relaxation and optimizer step: auto (default) the fused CPU kernels of
+                         @eqprop/kernels where they apply (dense networks, fixed point or gradient
+                         descent), tfjs ops elsewhere; fused (refuses where they do not apply); tfjs ops
   --kernel-threads N     threads the fused kernels share a batch over, main thread included (default:
-                         2 on a machine of 2 cores or more, else 1; the results do not depend on it)
+                         2 on 2 cores or more for batches of 50 or more, else 1; results do not depend on it)
   --workers N            data-parallel replicas in worker threads, main thread included
                          (default: one per core for a convnet, ≥ 5 examples each; 1 for an MLP)
   --checkpoint-every S   seconds between mid-epoch checkpoints (default 60)

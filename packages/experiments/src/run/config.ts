@@ -104,14 +104,14 @@ export const runConfigSchema = z
      */
     workers: positiveInt.optional(),
     /**
-     * Relaxation and optimizer step: `tfjs` ops (default), the `fused` CPU path of @eqprop/kernels
-     * (a ConfigError where it cannot run), or `auto` (fused where it applies, tfjs ops elsewhere).
+     * Relaxation and optimizer step: `auto` (default: the fused CPU path of @eqprop/kernels where it
+     * applies, tfjs ops elsewhere), `fused` (a ConfigError where it cannot run), or `tfjs` ops.
      */
     kernels: z.enum(['fused', 'tfjs', 'auto']).optional(),
     /**
      * Threads the fused path (`kernels` fused or auto) shares a batch over, the main one included:
      * rows of each relaxation, rows of each weight's gradient, ranges of the parameters; the results
-     * do not depend on it. Default: 2 where the machine has at least 2 cores, else 1.
+     * do not depend on it. Default: 2 where the machine has at least 2 cores and batches have 50 examples or more, else 1.
      */
     kernelThreads: positiveInt.max(64).optional(),
     /**
