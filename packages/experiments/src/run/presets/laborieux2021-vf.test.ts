@@ -9,26 +9,13 @@ import { buildModel, type ModelConfig } from '@eqprop/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
 import { getPreset, presetNames } from './index.js';
+import { flags, numbers } from './reference-flags.test-util.js';
 
 beforeAll(async () => {
   await setupBackend('wasm');
 });
 
 const preset = (name: string): RunConfig => validateConfig(getPreset(name));
-
-/** A command line of the reference code as a map from each flag to its values (a bare flag maps to []). */
-function flags(command: string): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  let key = '';
-  for (const word of command.split(/\s+/).filter(Boolean)) {
-    if (word.startsWith('--')) {
-      key = word.slice(2);
-      out[key] = [];
-    } else if (key) out[key].push(word.replace(/^'(.*)'$/, '$1'));
-  }
-  return out;
-}
-const numbers = (v: string[]) => v.map(Number);
 
 // README.md, "Training a recurrent CNN on CIFAR-10 with asymmetric connections"
 const VFCNN =

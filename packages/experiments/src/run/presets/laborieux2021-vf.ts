@@ -1,4 +1,8 @@
 import type { Preset } from './index.js';
+import { laborieux2021 } from './laborieux2021.js';
+import { cifar10 } from './laborieux2021-conv.js';
+
+const mlp = laborieux2021['laborieux2021-mlp'];
 
 /**
  * Laborieux et al. 2021's vector-field networks (their `VF_MLP` and `VF_CNN`): forward weights W
@@ -16,35 +20,10 @@ import type { Preset } from './index.js';
  * --mbs 128 --alg 'EP' --betas 0.0 1.0 --thirdphase --loss 'cel' --softmax
  */
 const vfCifar10: Preset = {
+  ...cifar10,
   description: 'Laborieux et al. 2021: vector-field 128-256-512-512 convnet on CIFAR-10 (VFCNN), clip(x/2,0,1), symmetric β 1, CE readout',
-  model: {
-    kind: 'vf-conv',
-    inputShape: [32, 32, 3],
-    channels: [128, 256, 512, 512],
-    kernels: [3],
-    paddings: [1, 1, 1, 0],
-    pools: ['max'],
-    poolSizes: [2],
-    dense: [10],
-    activation: 'half-clip',
-    cost: 'ce',
-    form: 'primitive',
-    init: 'fan-in',
-  },
-  trainer: {
-    solver: { kind: 'fixed-point', schedule: 'synchronous' },
-    freeSteps: 250,
-    nudgedSteps: 30,
-    estimator: 'symmetric',
-    beta: 1.0,
-    optimizer: { kind: 'momentum', lrs: [0.25, 0.15, 0.1, 0.08, 0.05], momentum: 0.9, weightDecay: 3e-4 },
-    persistent: false,
-  },
-  data: { dataset: 'cifar10', flatten: false, augment: { cropPad: 4, flip: true } },
-  batchSize: 128,
-  evalBatchSize: 128,
-  epochs: 120,
-  lrSchedule: 'cosine',
+  model: { ...cifar10.model, kind: 'vf-conv' },
+  trainer: { ...cifar10.trainer, nudgedSteps: 30 },
 };
 
 export const laborieux2021Vf: Record<string, Preset> = {
@@ -60,19 +39,9 @@ export const laborieux2021Vf: Record<string, Preset> = {
   // python main.py --model 'VFMLP' --task 'MNIST' --archi 784 512 10 --optim 'adam' --lrs 5e-4 5e-4
   // --epochs 2 --act 'mysig' --betas 0.0 0.1 --T1 30 --T2 10 --mbs 50 (loss mse by default)
   'laborieux2021-vf-mnist': {
+    ...mlp,
     description: 'Laborieux et al. 2021: vector-field 784-512-10 MLP (VFMLP) on MNIST, one-sided β 0.1 (the hyper-parameters of check/train_mnist.sh)',
-    model: { kind: 'vf-mlp', sizes: [784, 512, 10], activation: 'ernoult-sigmoid', form: 'primitive', cost: 'mse', init: 'fan-in' },
-    trainer: {
-      solver: { kind: 'fixed-point', schedule: 'synchronous' },
-      freeSteps: 30,
-      nudgedSteps: 10,
-      estimator: 'one-sided',
-      beta: 0.1,
-      optimizer: { kind: 'adam', lrs: [5e-4, 5e-4] },
-      persistent: false,
-    },
-    data: { dataset: 'mnist', flatten: true },
-    batchSize: 50,
-    epochs: 2,
+    model: { ...mlp.model, kind: 'vf-mlp' },
+    trainer: { ...mlp.trainer, optimizer: { kind: 'adam', lrs: [5e-4, 5e-4] } },
   },
 };

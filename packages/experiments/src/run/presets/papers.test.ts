@@ -11,6 +11,7 @@ import { buildModel, type ModelConfig } from '@eqprop/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeConfig, type RunConfig, validateConfig } from '../config.js';
 import { getPreset } from './index.js';
+import { flags, numbers } from './reference-flags.test-util.js';
 
 beforeAll(async () => {
   await setupBackend('wasm');
@@ -48,20 +49,6 @@ function expectActivation(name: string, reference: (x: number) => number): void 
   for (let x = -1.5; x <= 2.5; x += 0.125) expect(a.scalar(x)).toBeCloseTo(reference(x), 12);
 }
 const clip = (x: number) => Math.min(1, Math.max(0, x));
-
-/** A command line of the reference code as a map from each flag to its values. */
-function flags(command: string): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  let key = '';
-  for (const word of command.split(/\s+/).filter(Boolean)) {
-    if (word.startsWith('--')) {
-      key = word.slice(2);
-      out[key] = [];
-    } else if (key) out[key].push(word.replace(/^'(.*)'$/, '$1'));
-  }
-  return out;
-}
-const numbers = (v: string[]) => v.map(Number);
 
 describe('scellier2017-*: Scellier & Bengio 2017', () => {
   // Table 1 (MNIST, minibatches of 20): architecture, iterations of the free and weakly clamped
