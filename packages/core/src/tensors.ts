@@ -90,14 +90,25 @@ const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const B64_INDEX = new Int16Array(128).fill(-1);
 for (let i = 0; i < 64; i++) B64_INDEX[B64.charCodeAt(i)] = i;
 
-/** Base64 without Buffer or btoa, so checkpoints work the same in Node and in a browser. */
+const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0));
+const ascii = new TextDecoder('latin1');
+
+/**
+ * Base64 without Buffer or btoa, so checkpoints work the same in Node and in a browser. The text is
+ * written as ASCII codes and decoded once: a string per 3 bytes took 0.45 s for a 1.6 MB weight.
+ */
 export function bytesToBase64(bytes: Uint8Array): string {
-  const parts: string[] = [];
+  const out = new Uint8Array(Math.ceil(bytes.length / 3) * 4);
+  let j = 0;
   for (let i = 0; i < bytes.length; i += 3) {
-    const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-    parts.push(B64[(n >> 18) & 63] + B64[(n >> 12) & 63] + (i + 1 < bytes.length ? B64[(n >> 6) & 63] : '=') + (i + 2 < bytes.length ? B64[n & 63] : '='));
+    const rest = bytes.length - i;
+    const n = (bytes[i] << 16) | ((rest > 1 ? bytes[i + 1] : 0) << 8) | (rest > 2 ? bytes[i + 2] : 0);
+    out[j++] = B64_CODES[(n >> 18) & 63];
+    out[j++] = B64_CODES[(n >> 12) & 63];
+    out[j++] = rest > 1 ? B64_CODES[(n >> 6) & 63] : 61; // '='
+    out[j++] = rest > 2 ? B64_CODES[n & 63] : 61;
   }
-  return parts.join('');
+  return ascii.decode(out);
 }
 
 export function base64ToBytes(text: string): Uint8Array {

@@ -24,7 +24,7 @@ export interface Activation {
    */
   readonly affine: { gain: number; centre: number };
   base(z: tf.Tensor): tf.Tensor;
-  /** `base` as the activation of tf.fused.matMul, where it is one (the logistic: 'sigmoid'). */
+  /** 'sigmoid' where `base` is the logistic: the wasm kernels fuse it, holomorphic EP extends it to complex states. */
   readonly fusedBase?: 'sigmoid';
 }
 

@@ -84,12 +84,12 @@ describe('checkTerm: a term against tf.grad, its shapes and its tensor count', (
       const report = checkTerm(term, layers);
       expect(report.ok).toBe(true);
       expect(report.failures).toEqual([]);
-      // the field (and, where the term has them, its fast paths) and every parameter were compared
+      // the field (and, where the term has one, its paramGradsDiff) and every parameter were compared
       expect(report.results.some((r) => r.part.startsWith('field on layer'))).toBe(true);
       expect(report.results.some((r) => r.part.startsWith(`gradient of ${Object.keys(term.params)[0]}`))).toBe(true);
     }
     expect(checkTerm(input, shapes).results.map((r) => r.part)).toContain('field on layer 1 (static by isStaticFor) with other free activities');
-    expect(checkTerm(dense, shapes).results.map((r) => r.part)).toContain('matmulOperands on layer 2 against 0.7·field');
+    expect(checkTerm(dense, shapes).results.map((r) => r.part)).toContain('paramGradsDiff of W1_2 against 1.3·(paramGrads(a) − paramGrads(b))');
     // random parameters during the check, the user's values after it
     expect(dense.weight.dataSync()).toEqual(before);
   });

@@ -122,8 +122,6 @@ describe('conv coupling: closed forms on wasm equal tf.grad of Φ', () => {
         fieldLow: arr(term.field(acts, 1, cache)),
         // a second call with the same state reuses the cached convolution: same values
         fieldLowAgain: arr(term.field(acts, 1, cache)),
-        scaledLow: arr(term.scaledField(acts, 1, cache, 0.5)),
-        scaledUp: arr(term.scaledField(acts, 2, cache, 0.5)),
         grad: arr(term.paramGrads(acts)[term.name]),
         grad2: arr(term.paramGrads(acts2)[term.name]),
         diff: arr(term.paramGradsDiff(acts, acts2, 2.5)[term.name]),
@@ -147,8 +145,6 @@ describe('conv coupling: closed forms on wasm equal tf.grad of Φ', () => {
         expect(rel(got.fieldUp, refUp)).toBeLessThan(1e-4);
         expect(rel(got.fieldLow, refLow)).toBeLessThan(1e-4);
         expect(rel(got.fieldLowAgain, refLow)).toBeLessThan(1e-4);
-        expect(rel(got.scaledLow, tf.mul(refLow, 0.5))).toBeLessThan(1e-4);
-        expect(rel(got.scaledUp, tf.mul(refUp, 0.5))).toBeLessThan(1e-4);
         expect(rel(got.grad, refK)).toBeLessThan(1e-4);
         expect(rel(got.grad2, refK2)).toBeLessThan(1e-4);
         expect(rel(got.diff, tf.mul(tf.sub(refK, refK2), 2.5))).toBeLessThan(1e-4);
@@ -328,7 +324,7 @@ describe('a conv network on wasm', () => {
       const some = sub.allActs(state.map((s) => tf.gather(s, idx)));
       for (const k of [1, 2, 3]) expect(relError(sub.preActivation(some, k), expected[k - 1])).toBeLessThan(1e-6);
     });
-    // the parameter-derived tensors (scaled, flipped kernels) are the batch's, not made again
+    // the parameter-derived tensors (flipped kernels) are the batch's, not made again
     let made = 0;
     const make = () => {
       made++;

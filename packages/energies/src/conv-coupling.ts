@@ -92,23 +92,17 @@ export class ConvCoupling implements Term {
   }
 
   field(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor {
-    return this.scaledField(acts, k, cache, 1);
-  }
-
-  scaledField(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor {
     return tf.tidy(() => {
       if (k === this.upper) {
-        const p = this.lower === 0 ? this.pooled(acts[0]) : this.forward(acts[this.lower], cache)[0];
-        return scale === 1 ? p.clone() : tf.mul(p, scale);
+        // the cached convolution stays the cache's: the caller gets a copy it may dispose
+        return this.lower === 0 ? this.pooled(acts[0]) : this.forward(acts[this.lower], cache)[0].clone();
       }
       const mask = this.routed ? this.forward(acts[this.lower], cache)[1] : undefined;
-      const key = `${this.name}*${scale}`;
-      const kernel = scale === 1 ? this.kernel : cache.shared(key, () => tf.mul(this.kernel, scale));
-      const flipped = cache.shared(`${key}:flip`, () => flipKernel(kernel));
+      const flipped = cache.shared(`${this.name}:flip`, () => flipKernel(this.kernel));
       const rows = this.transposesByRows
-        ? Array.from({ length: this.kernel.shape[0] }, (_, r) => cache.shared(`${key}:row${r}`, () => kernelRow(flipped, r)))
+        ? Array.from({ length: this.kernel.shape[0] }, (_, r) => cache.shared(`${this.name}:row${r}`, () => kernelRow(flipped, r)))
         : undefined;
-      return conv2dBackpropInput(unpool(acts[this.upper], this.pool, mask), kernel, flipped, this.inputShape, this.geometry, rows);
+      return conv2dBackpropInput(unpool(acts[this.upper], this.pool, mask), this.kernel, flipped, this.inputShape, this.geometry, rows);
     });
   }
 

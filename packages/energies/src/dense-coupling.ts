@@ -30,15 +30,14 @@ export class DenseCoupling implements Term {
   }
 
   field(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor {
-    return this.scaledField(acts, k, cache, 1);
-  }
-
-  scaledField(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor {
     // in a tidy of its own: flattening a conv layer's activity makes tensors a caller does not see
     return tf.tidy(() => {
-      if (k === this.upper && this.lower === 0 && scale === 1) return this.inputProjection(flat(acts[0]));
-      const f = tf.matMul(...this.operands(acts, k, cache, scale));
-      if (k === this.upper) return f;
+      if (k === this.upper) {
+        const lower = flat(acts[this.lower]);
+        return this.lower === 0 ? this.inputProjection(lower) : tf.matMul(lower, this.weight as tf.Tensor2D);
+      }
+      const wT = cache.shared(`${this.name}:T`, () => tf.transpose(this.weight)) as tf.Tensor2D;
+      const f = tf.matMul(flat(acts[this.upper]), wT);
       const lowerShape = acts[this.lower].shape; // a flattened conv layer below: back to its shape
       return lowerShape.length === 2 ? f : f.reshape(lowerShape);
     });
@@ -54,17 +53,6 @@ export class DenseCoupling implements Term {
     // the packed operand is then xᵀ: worth it while the batch is smaller than the layer
     if (x.shape[0] >= w.shape[1]) return tf.matMul(x, w);
     return tf.tidy(() => tf.transpose(tf.matMul(tf.transpose(w), tf.transpose(x)))) as tf.Tensor2D;
-  }
-
-  matmulOperands(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): [tf.Tensor2D, tf.Tensor2D] | undefined {
-    return k === this.upper || acts[this.lower].rank === 2 ? this.operands(acts, k, cache, scale) : undefined;
-  }
-
-  /** The field on layer k (flattened) = a·b: the other side's activity and W or Wᵀ, scaled (cached per batch). */
-  private operands(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): [tf.Tensor2D, tf.Tensor2D] {
-    const w = (scale === 1 ? this.weight : cache.shared(`${this.name}*${scale}`, () => tf.mul(this.weight, scale))) as tf.Tensor2D;
-    if (k === this.upper) return [flat(acts[this.lower]), w];
-    return [flat(acts[this.upper]), cache.shared(`${this.name}*${scale}:T`, () => tf.transpose(w)) as tf.Tensor2D];
   }
 
   shapeMismatch(shapes: readonly (readonly number[])[]): string | undefined {

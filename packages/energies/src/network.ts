@@ -192,7 +192,6 @@ function checkGroups(groups: Record<string, number>, params: Params, depth: numb
 export class BoundNetwork {
   readonly cache: TermCache;
   private readonly staticFields: (tf.Tensor | null)[];
-  private readonly fusedPlans = new Map<number, { term: FieldTerm; bias: tf.Tensor1D | null } | null>();
 
   constructor(
     readonly net: EnergyNetwork,
@@ -213,12 +212,7 @@ export class BoundNetwork {
         if (k === 0) return null;
         const parts = terms.filter((t) => t.isStaticFor(k));
         if (parts.length === 0) return null;
-        const full = [x.shape[0], ...net.layerShapes[k - 1]];
-        return tf.tidy(() => {
-          // broadcasting adds of compact parts (a bias is [1, n]); materialised once at the end if needed
-          const sum = parts.map((t) => (t.compactField ?? t.field).call(t, inputOnly, k, this.cache)).reduce((a, b) => tf.add(a, b));
-          return sum.shape.join(',') === full.join(',') ? sum : tf.add(sum, tf.zeros(full));
-        });
+        return tf.tidy(() => parts.map((t) => t.field(inputOnly, k, this.cache)).reduce((a, b) => tf.add(a, b)));
       });
   }
 
@@ -252,8 +246,8 @@ export class BoundNetwork {
 
   /**
    * gain·(field − centre) for layer k's activation (σ(x) = base(gain·(x − centre))): the
-   * argument of `activation.base`. Gain and centre are folded into per-batch cached weights
-   * and static fields, so a fixed-point step costs one matmul, one add and one op for σ.
+   * argument of `activation.base`. Gain and centre are folded into the static field once per
+   * batch; the moving terms' fields are multiplied by the gain (no op where it is 1).
    */
   preActivation(all: readonly tf.Tensor[], k: number, nudge?: Nudge): tf.Tensor {
     const { gain, centre } = this.net.activations[k - 1].affine;
@@ -272,7 +266,8 @@ export class BoundNetwork {
       let f: tf.Tensor | null = this.staticPart(k, gain, centre, all[k].shape);
       for (const t of this.termsOf[k]) {
         if (t.isStaticFor(k)) continue;
-        const part = t.scaledField ? t.scaledField(all, k, this.cache, gain) : tf.mul(t.field(all, k, this.cache), gain);
+        const field = t.field(all, k, this.cache);
+        const part = gain === 1 ? field : tf.mul(field, gain);
         f = f ? tf.add(f, part) : part;
       }
       if (nudge && k === this.net.depth && nudge.beta !== 0) {
@@ -281,60 +276,6 @@ export class BoundNetwork {
       }
       return f ?? tf.zeros(all[k].shape);
     });
-  }
-
-  /**
-   * σ(preActivation) of layer k without a nudge, as one fused op (matmul + per-unit constant +
-   * activation: 1 op instead of 3 per step); undefined where it is not one: another moving term,
-   * a static part that differs per example (an input projection), no fused form of σ.
-   */
-  fusedActivation(all: readonly tf.Tensor[], k: number): tf.Tensor | undefined {
-    if (this.masks) return undefined; // a gate per unit: not one fused op
-    const plan = this.fusedPlan(k);
-    const act = this.net.activations[k - 1];
-    if (!plan?.term.matmulOperands) return undefined;
-    const operands = plan.term.matmulOperands(all, k, this.cache, act.affine.gain);
-    if (!operands) return undefined;
-    return tf.fused.matMul({ a: operands[0], b: operands[1], bias: plan.bias ?? undefined, activation: act.fusedBase });
-  }
-
-  /** Whether layer k's step fuses, with its moving term and constant: decided once per batch, not every step. */
-  private fusedPlan(k: number): { term: FieldTerm; bias: tf.Tensor1D | null } | null {
-    let plan = this.fusedPlans.get(k);
-    if (plan === undefined) {
-      const moving = this.termsOf[k].filter((t) => !t.isStaticFor(k));
-      const bias = this.net.activations[k - 1].fusedBase && moving.length === 1 && moving[0].matmulOperands ? this.constantPart(k) : undefined;
-      plan = bias === undefined ? null : { term: moving[0], bias };
-      this.fusedPlans.set(k, plan);
-    }
-    return plan;
-  }
-
-  /**
-   * gain·(static field − centre) of layer k as a vector [n] when it is the same for every example
-   * (biases only), null when it is zero, undefined when it varies per example. Cached.
-   */
-  private constantPart(k: number): tf.Tensor1D | null | undefined {
-    const statics = this.termsOf[k].filter((t) => t.isStaticFor(k));
-    const shape = this.net.layerShapes[k - 1];
-    if (shape.length !== 1 || !statics.every((t) => t.compactField)) return undefined;
-    const { gain, centre } = this.net.activations[k - 1].affine;
-    if (statics.length === 0 && centre === 0) return null;
-    const parts = statics.map((t) => t.compactField!([this.x], k, this.cache));
-    try {
-      if (parts.some((p) => p.shape[0] !== 1)) return undefined; // a compact field of the examples
-      return this.cache.shared(`constant:${k}`, () =>
-        tf.mul(
-          tf.sub(
-            parts.reduce((s: tf.Tensor, p) => tf.add(s, p.reshape(shape)), tf.zeros(shape)),
-            centre,
-          ),
-          gain,
-        ),
-      ) as tf.Tensor1D;
-    } finally {
-      parts.forEach((p) => p.dispose());
-    }
   }
 
   /** −β ∂C/∂a_L: the nudge as a push on the output itself (a step that adds it after the activation). */
@@ -407,9 +348,11 @@ export class BoundNetwork {
   }
 
   /**
-   * (∂E/∂θ(a) − ∂E/∂θ(b)) · scale: the finite difference every EP estimator is made of. `anchor`
-   * is the free equilibrium, where vector-field terms hold each layer's neighbours (default `b`,
-   * which is the free state of a one-sided estimate); energy terms ignore it.
+   * (∂E/∂θ(a) − ∂E/∂θ(b)) · scale: the finite difference every EP estimator is made of, each
+   * term's paramGradsDiff, or (paramGrads(a, anchor) − paramGrads(b, anchor))·scale for a term
+   * without one. `anchor` is the free
+   * equilibrium, where vector-field terms hold each layer's neighbours (default `b`, which is the
+   * free state of a one-sided estimate); energy terms ignore it.
    */
   paramGradsDiff(a: State, b: State, scale: number, anchor?: State): Grads {
     return tf.tidy(() => {

@@ -69,16 +69,10 @@ export class ResidualCoupling implements Term {
   }
 
   field(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor {
-    return this.scaledField(acts, k, cache, 1);
-  }
-
-  scaledField(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor {
     return tf.tidy(() => {
-      const key = `${this.name}*${scale}`;
-      const w = cache.shared(key, () => tf.mul(this.matrix(), scale)) as tf.Tensor2D;
-      if (k === this.upper) return this.project(acts[this.lower], w);
+      if (k === this.upper) return this.project(acts[this.lower], this.matrix());
       // −∂E/∂a_lower: u·Wᵀ at the kept positions, zero at the others (Wᵀ made once: a transposed matmul is slow on wasm)
-      const wT = cache.shared(`${key}:T`, () => tf.transpose(w)) as tf.Tensor2D;
+      const wT = cache.shared(`${this.name}:T`, () => tf.transpose(this.matrix())) as tf.Tensor2D;
       const u = acts[this.upper];
       const [n, h, wd] = u.shape;
       const back = tf.matMul(u.reshape([n * h * wd, -1]) as tf.Tensor2D, wT).reshape([n, h, wd, this.inputShape[2]]);

@@ -6,16 +6,13 @@ export const showShape = (shape: readonly number[]): string => `[${shape.join(',
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
-/** Whether a tensor of shape `a` broadcasts to exactly `b` (same rank, each axis 1 or b's). */
-const broadcastsTo = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === 1 || d === b[i]);
-
 /**
  * What of a term does not fit the layers' per-example shapes (`shapes[0]` is the input's), found
  * by running it once on zero activities of a batch of 2 (2, not 1: a field of shape [1, n] would
  * pass for [batch, n] and then broadcast): its energy must be one value per example, its field on
- * every free layer it touches the layer's shape, a compact field broadcast to it, and its
- * parameter gradients the shapes of its parameters. A term that throws (a matMul of the wrong
- * sizes) is described with the shapes it met. Undefined when all fits; nothing is kept.
+ * every free layer it touches the layer's shape, and its parameter gradients the shapes of its
+ * parameters. A term that throws (a matMul of the wrong sizes) is described with the shapes it
+ * met. Undefined when all fits; nothing is kept.
  */
 export function probeTermShapes(term: FieldTerm, shapes: readonly (readonly number[])[], batch = 2): string | undefined {
   const cache = new TermCache();
@@ -32,10 +29,6 @@ export function probeTermShapes(term: FieldTerm, shapes: readonly (readonly numb
         const field = term.field(acts, k, cache);
         if (!sameShape(field.shape, expected)) {
           return `it sends a field of shape ${showShape(field.shape)} to layer ${k} of shape ${showShape(shapes[k])}: expected ${showShape(expected)} for a batch of ${batch}`;
-        }
-        const compact = term.compactField && term.isStaticFor(k) ? term.compactField(acts, k, cache) : undefined;
-        if (compact && !broadcastsTo(compact.shape, expected)) {
-          return `its compact field on layer ${k} has shape ${showShape(compact.shape)}, which does not broadcast to the layer's ${showShape(expected)}`;
         }
       }
       const grads = term.paramGrads(acts);

@@ -71,22 +71,17 @@ export class VfConvCoupling implements FieldTerm {
   }
 
   field(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor {
-    return this.scaledField(acts, k, cache, 1);
-  }
-
-  scaledField(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor {
     return tf.tidy(() => {
       const a = acts[this.lower];
-      if (k === this.upper) {
-        const p = cache.latest(`${this.name}:forward`, a, () => [pool(conv2d(a, this.forward, this.geometry), this.pool)])[0];
-        return scale === 1 ? p.clone() : tf.mul(p, scale);
-      }
+      // the cached convolution stays the cache's: the caller gets a copy it may dispose
+      if (k === this.upper) return cache.latest(`${this.name}:forward`, a, () => [pool(conv2d(a, this.forward, this.geometry), this.pool)])[0].clone();
       const routing = this.routed ? cache.latest(`${this.backwardName}:routing`, a, () => [this.routingOf(this.backward, a)])[0] : undefined;
-      const key = `${this.backwardName}*${scale}`;
-      const kernel = scale === 1 ? this.backward : cache.shared(key, () => tf.mul(this.backward, scale));
-      const flipped = cache.shared(`${key}:flip`, () => flipKernel(kernel));
-      const rows = this.byRows ? Array.from({ length: kernel.shape[0] }, (_, r) => cache.shared(`${key}:row${r}`, () => kernelRow(flipped, r))) : undefined;
-      return conv2dBackpropInput(unpool(acts[this.upper], this.pool, routing), kernel, flipped, this.inputShape, this.geometry, rows);
+      const b = this.backwardName;
+      const flipped = cache.shared(`${b}:flip`, () => flipKernel(this.backward));
+      const rows = this.byRows
+        ? Array.from({ length: this.backward.shape[0] }, (_, r) => cache.shared(`${b}:row${r}`, () => kernelRow(flipped, r)))
+        : undefined;
+      return conv2dBackpropInput(unpool(acts[this.upper], this.pool, routing), this.backward, flipped, this.inputShape, this.geometry, rows);
     });
   }
 

@@ -57,29 +57,15 @@ export class VfDenseCoupling implements FieldTerm {
   }
 
   field(acts: readonly tf.Tensor[], k: number, cache: TermCache): tf.Tensor {
-    return this.scaledField(acts, k, cache, 1);
-  }
-
-  scaledField(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): tf.Tensor {
-    const f = tf.matMul(...this.operands(acts, k, cache, scale));
-    if (k === this.upper) return f;
-    const lowerShape = acts[this.lower].shape; // a flattened conv layer below: back to its shape
-    return lowerShape.length === 2 ? f : f.reshape(lowerShape);
-  }
-
-  matmulOperands(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): [tf.Tensor2D, tf.Tensor2D] | undefined {
-    return k === this.upper || acts[this.lower].rank === 2 ? this.operands(acts, k, cache, scale) : undefined;
-  }
-
-  /** The field on layer k (flattened) = a·b: a_l and scale·W into the upper layer, a_u and (scale·B)ᵀ into the lower one. */
-  private operands(acts: readonly tf.Tensor[], k: number, cache: TermCache, scale: number): [tf.Tensor2D, tf.Tensor2D] {
-    if (k === this.upper) {
-      const w = scale === 1 ? this.forward : cache.shared(`${this.name}*${scale}`, () => tf.mul(this.forward, scale));
-      return [flat(acts[this.lower]), w as tf.Tensor2D];
-    }
-    // transposed once per batch: a transposed matMul is ~10× slower on wasm
-    const bt = cache.shared(`${this.backwardName}*${scale}:T`, () => tf.transpose(scale === 1 ? this.backward : tf.mul(this.backward, scale)));
-    return [flat(acts[this.upper]), bt as tf.Tensor2D];
+    // in a tidy of its own: flattening a conv layer's activity makes tensors a caller does not see
+    return tf.tidy(() => {
+      if (k === this.upper) return tf.matMul(flat(acts[this.lower]), this.forward as tf.Tensor2D);
+      // Bᵀ once per batch: a transposed matMul is ~10× slower on wasm
+      const bt = cache.shared(`${this.backwardName}:T`, () => tf.transpose(this.backward)) as tf.Tensor2D;
+      const f = tf.matMul(flat(acts[this.upper]), bt);
+      const lowerShape = acts[this.lower].shape; // a flattened conv layer below: back to its shape
+      return lowerShape.length === 2 ? f : f.reshape(lowerShape);
+    });
   }
 
   shapeMismatch(shapes: readonly (readonly number[])[]): string | undefined {

@@ -17,13 +17,20 @@ afterAll(() => pair.dispose());
 
 // layers of 16, 12 and 6 from 20 inputs, 9 examples: both product forms, every tile's remainder,
 // gradient rows split 10/10, 8/8 and 6/6 between two threads
-function setup(form: 'hopfield' | 'primitive', seed = 5, batch = 9) {
+// sparse: ~80 % of the input zero and 5 inputs zero in every example, as MNIST (the products with
+// the input then skip its zeros)
+function setup(form: 'hopfield' | 'primitive', seed = 5, batch = 9, sparse = false) {
   const net = layeredMlp(
     { kind: 'mlp', sizes: [20, 16, 12, 6], activation: form === 'hopfield' ? 'hard-sigmoid' : 'ernoult-sigmoid', form, cost: 'mse', init: 'glorot' },
     new Rng(seed),
   );
   for (const p of Object.values(net.params)) p.assign(tf.mul(p, 2)); // something to relax
-  const x = tf.randomUniform([batch, 20], 0, 1, 'float32', seed);
+  const rng = new Rng(seed + 1);
+  for (const [k, p] of Object.entries(net.params)) if (k.startsWith('b')) p.assign(tf.tensor(rng.uniformArray(p.size, -0.1, 0.1), p.shape)); // biases not 0
+  const dense = tf.randomUniform([batch, 20], 0, 1, 'float32', seed);
+  const mask = Array.from({ length: batch * 20 }, (_, i) => (i % 20 < 5 || rng.next() < 0.75 ? 0 : 1));
+  const x = sparse ? tf.tidy(() => tf.mul(dense, tf.tensor2d(mask, [batch, 20]))) : dense;
+  if (sparse) dense.dispose();
   const y = tf
     .oneHot(
       tf.tensor1d(
@@ -79,8 +86,18 @@ function reference(
 
 describe('FusedEpStep: a whole EP batch in the kernels gives the gradients of the op-by-op path, on one thread and on two alike', () => {
   it('the team has two threads here', () => expect(pair.threads).toBe(2));
-  const cases: [string, FixedPointSchedule, FixedPointOptions, EpEstimate, EpPhaseOptions, EpPhaseOptions, 'primitive' | 'hopfield'][] = [
+  const cases: [string, FixedPointSchedule, FixedPointOptions, EpEstimate, EpPhaseOptions, EpPhaseOptions, 'primitive' | 'hopfield', boolean?][] = [
     ['synchronous, one-sided, fixed steps', 'synchronous', {}, { kind: 'one-sided', beta: 0.5 }, { maxSteps: 30 }, { maxSteps: 10 }, 'primitive'],
+    [
+      'synchronous, symmetric, a sparse input (80 % zeros, as MNIST)',
+      'synchronous',
+      {},
+      { kind: 'symmetric', beta: 0.5 },
+      { maxSteps: 30 },
+      { maxSteps: 10 },
+      'primitive',
+      true,
+    ],
     [
       'synchronous, random-sign (β < 0), nudge outside',
       'synchronous',
@@ -109,9 +126,9 @@ describe('FusedEpStep: a whole EP batch in the kernels gives the gradients of th
       'hopfield',
     ],
   ];
-  for (const [name, schedule, fpOpts, est, free, nudged, form] of cases) {
+  for (const [name, schedule, fpOpts, est, free, nudged, form, sparse] of cases) {
     it(name, () => {
-      const { net, x, y } = setup(form);
+      const { net, x, y } = setup(form, 5, 9, sparse);
       const fp = new FixedPoint(schedule, fpOpts);
       const want = reference(net, x, y, fp, est, free, nudged);
       const before = tf.memory().numTensors;

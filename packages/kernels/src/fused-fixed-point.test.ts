@@ -60,11 +60,12 @@ describe('FusedFixedPoint gives the states of FixedPoint, on one thread and on t
     ['damped ε 0.5, nudge outside', { stepSize: 0.5, nudge: 'outside' }],
   ];
   // (a tolerance that a residual of one path meets and the other's misses by rounding would stop
-  // them a check apart: these are not that close for these seeds)
+  // them a check apart: these are not that close for these seeds; per example, 2e-5 was, for one
+  // example of a nudged phase, once the tfjs step became matmul, add and σ instead of one fused op)
   const stops: [string, Omit<RelaxOptions, 'nudge'>, Omit<RelaxOptions, 'nudge'>][] = [
     ['fixed steps', { maxSteps: 30 }, { maxSteps: 10 }],
     ['a batch tolerance', { maxSteps: 200, tol: 2e-5 }, { maxSteps: 100, tol: 2e-5 }],
-    ['a per-example tolerance', { maxSteps: 200, tol: 2e-5, perExample: true }, { maxSteps: 100, tol: 2e-5, perExample: true }],
+    ['a per-example tolerance', { maxSteps: 200, tol: 3e-5, perExample: true }, { maxSteps: 100, tol: 3e-5, perExample: true }],
   ];
   for (const form of ['primitive', 'hopfield'] as const) {
     for (const schedule of schedules) {

@@ -128,6 +128,135 @@
       (br $lr)))
   )
 
+;; c = bias + a·b where a's rows are mostly zeros (an MNIST image is ~80 % zero pixels, and so is
+  ;; the input transposed for its coupling's gradient). First each row's nonzero values are listed,
+  ;; without a branch: at `list`, m row ends, then row i's entries from list + 4m + 8ki (b's row
+  ;; address and the value; k at most). Then each tile of 32, 4 or 1 columns goes over every row's
+  ;; list: the tile's columns of b stay in cache while the rows go by. Each element sums its list in
+  ;; order of p, so it is gemm_nn's sum without its zero terms: the same float32 value wherever b is
+  ;; finite (a zero term adds ±0). bias: one row added to every row of c, or 0 for none.
+  (func $gemm_sp (export "gemm_sp") (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32)
+        (param $bias i32) (param $c i32) (param $ldc i32) (param $m i32) (param $n i32) (param $k i32) (param $list i32)
+    (local $i i32) (local $j i32) (local $p i32) (local $ap i32) (local $e i32) (local $end i32) (local $bp i32) (local $q i32)
+    (local $rows i32) (local $n32 i32) (local $v f32) (local $s v128) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $x4 v128) (local $x5 v128) (local $x6 v128) (local $x7 v128)
+    (local.set $lda (i32.shl (local.get $lda) (i32.const 2)))
+    (local.set $ldb (i32.shl (local.get $ldb) (i32.const 2)))
+    (local.set $ldc (i32.shl (local.get $ldc) (i32.const 2)))
+    (local.set $n32 (i32.and (local.get $n) (i32.const -32)))
+    (local.set $rows (i32.add (local.get $list) (i32.shl (local.get $m) (i32.const 2))))
+    ;; the lists: every value is written, a row's end moves on only past a nonzero (or a NaN)
+    (block $di (loop $li
+      (br_if $di (i32.ge_u (local.get $i) (local.get $m)))
+      (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $lda))))
+      (local.set $bp (local.get $b))
+      (local.set $end (i32.add (local.get $rows) (i32.shl (i32.mul (local.get $i) (local.get $k)) (i32.const 3))))
+      (local.set $p (i32.const 0))
+      (block $dp (loop $lp
+        (br_if $dp (i32.ge_u (local.get $p) (local.get $k)))
+        (local.set $v (f32.load (local.get $ap)))
+        (i32.store (local.get $end) (local.get $bp))
+        (f32.store offset=4 (local.get $end) (local.get $v))
+        (local.set $end (i32.add (local.get $end) (i32.shl (f32.ne (local.get $v) (f32.const 0)) (i32.const 3))))
+        (local.set $ap (i32.add (local.get $ap) (i32.const 4)))
+        (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $lp)))
+      (i32.store (i32.add (local.get $list) (i32.shl (local.get $i) (i32.const 2))) (local.get $end))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $li)))
+    ;; tiles of 32 columns (8 accumulators), each over all rows
+    (block $dj (loop $lj
+      (br_if $dj (i32.ge_u (local.get $j) (local.get $n32)))
+      (local.set $i (i32.const 0))
+      (block $di (loop $li
+        (br_if $di (i32.ge_u (local.get $i) (local.get $m)))
+        (if (local.get $bias)
+          (then
+            (local.set $q (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))
+              (local.set $x0 (v128.load offset=0 (local.get $q)))
+              (local.set $x1 (v128.load offset=16 (local.get $q)))
+              (local.set $x2 (v128.load offset=32 (local.get $q)))
+              (local.set $x3 (v128.load offset=48 (local.get $q)))
+              (local.set $x4 (v128.load offset=64 (local.get $q)))
+              (local.set $x5 (v128.load offset=80 (local.get $q)))
+              (local.set $x6 (v128.load offset=96 (local.get $q)))
+              (local.set $x7 (v128.load offset=112 (local.get $q))))
+          (else
+              (local.set $x0 (v128.const i32x4 0 0 0 0))
+              (local.set $x1 (v128.const i32x4 0 0 0 0))
+              (local.set $x2 (v128.const i32x4 0 0 0 0))
+              (local.set $x3 (v128.const i32x4 0 0 0 0))
+              (local.set $x4 (v128.const i32x4 0 0 0 0))
+              (local.set $x5 (v128.const i32x4 0 0 0 0))
+              (local.set $x6 (v128.const i32x4 0 0 0 0))
+              (local.set $x7 (v128.const i32x4 0 0 0 0))))
+        (local.set $e (i32.add (local.get $rows) (i32.shl (i32.mul (local.get $i) (local.get $k)) (i32.const 3))))
+        (local.set $end (i32.load (i32.add (local.get $list) (i32.shl (local.get $i) (i32.const 2)))))
+        (block $de (loop $le
+          (br_if $de (i32.ge_u (local.get $e) (local.get $end)))
+          (local.set $bp (i32.add (i32.load (local.get $e)) (i32.shl (local.get $j) (i32.const 2))))
+          (local.set $s (v128.load32_splat offset=4 (local.get $e)))
+            (local.set $x0 (f32x4.add (local.get $x0) (f32x4.mul (local.get $s) (v128.load offset=0 (local.get $bp)))))
+            (local.set $x1 (f32x4.add (local.get $x1) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $bp)))))
+            (local.set $x2 (f32x4.add (local.get $x2) (f32x4.mul (local.get $s) (v128.load offset=32 (local.get $bp)))))
+            (local.set $x3 (f32x4.add (local.get $x3) (f32x4.mul (local.get $s) (v128.load offset=48 (local.get $bp)))))
+            (local.set $x4 (f32x4.add (local.get $x4) (f32x4.mul (local.get $s) (v128.load offset=64 (local.get $bp)))))
+            (local.set $x5 (f32x4.add (local.get $x5) (f32x4.mul (local.get $s) (v128.load offset=80 (local.get $bp)))))
+            (local.set $x6 (f32x4.add (local.get $x6) (f32x4.mul (local.get $s) (v128.load offset=96 (local.get $bp)))))
+            (local.set $x7 (f32x4.add (local.get $x7) (f32x4.mul (local.get $s) (v128.load offset=112 (local.get $bp)))))
+          (local.set $e (i32.add (local.get $e) (i32.const 8)))
+          (br $le)))
+        (local.set $q (i32.add (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc))) (i32.shl (local.get $j) (i32.const 2))))
+          (v128.store offset=0 (local.get $q) (local.get $x0))
+          (v128.store offset=16 (local.get $q) (local.get $x1))
+          (v128.store offset=32 (local.get $q) (local.get $x2))
+          (v128.store offset=48 (local.get $q) (local.get $x3))
+          (v128.store offset=64 (local.get $q) (local.get $x4))
+          (v128.store offset=80 (local.get $q) (local.get $x5))
+          (v128.store offset=96 (local.get $q) (local.get $x6))
+          (v128.store offset=112 (local.get $q) (local.get $x7))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $li)))
+      (local.set $j (i32.add (local.get $j) (i32.const 32)))
+      (br $lj)))
+    ;; then 4 columns at a time, then one, each over all rows
+    (block $dj (loop $lj
+      (br_if $dj (i32.ge_u (local.get $j) (local.get $n)))
+      (local.set $i (i32.const 0))
+      (block $di (loop $li
+        (br_if $di (i32.ge_u (local.get $i) (local.get $m)))
+        (local.set $e (i32.add (local.get $rows) (i32.shl (i32.mul (local.get $i) (local.get $k)) (i32.const 3))))
+        (local.set $end (i32.load (i32.add (local.get $list) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $q (i32.add (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc))) (i32.shl (local.get $j) (i32.const 2))))
+        (if (i32.le_u (i32.add (local.get $j) (i32.const 4)) (local.get $n))
+          (then
+            (local.set $x0 (if (result v128) (local.get $bias)
+              (then (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
+              (else (v128.const i32x4 0 0 0 0))))
+            (block $de (loop $le
+              (br_if $de (i32.ge_u (local.get $e) (local.get $end)))
+              (local.set $x0 (f32x4.add (local.get $x0) (f32x4.mul (v128.load32_splat offset=4 (local.get $e))
+                (v128.load (i32.add (i32.load (local.get $e)) (i32.shl (local.get $j) (i32.const 2)))))))
+              (local.set $e (i32.add (local.get $e) (i32.const 8)))
+              (br $le)))
+            (v128.store (local.get $q) (local.get $x0)))
+          (else
+            (local.set $v (if (result f32) (local.get $bias)
+              (then (f32.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
+              (else (f32.const 0))))
+            (block $de (loop $le
+              (br_if $de (i32.ge_u (local.get $e) (local.get $end)))
+              (local.set $v (f32.add (local.get $v) (f32.mul (f32.load offset=4 (local.get $e))
+                (f32.load (i32.add (i32.load (local.get $e)) (i32.shl (local.get $j) (i32.const 2)))))))
+              (local.set $e (i32.add (local.get $e) (i32.const 8)))
+              (br $le)))
+            (f32.store (local.get $q) (local.get $v))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $li)))
+      (local.set $j (i32.add (local.get $j) (select (i32.const 4) (i32.const 1) (i32.le_u (i32.add (local.get $j) (i32.const 4)) (local.get $n)))))
+      (br $lj)))
+  )
+
   ;; c = init + a·btᵀ: bt [n×k] (ldb its leading dimension); for outputs too narrow for gemm_nn's
   ;; columns. Each element is a dot product: lane l sums the products at p ≡ l (mod 4) below k & ~3,
   ;; then (l0 + l1) + (l2 + l3), then the last k % 4 products in order, then init + that.
@@ -631,9 +760,9 @@
     (block $done (loop $l
       (br_if $done (i32.ge_u (local.get $prog) (local.get $end)))
       (block $next
-        (block $c15 (block $c14 (block $c13 (block $c12 (block $c11 (block $c10 (block $c9 (block $c8 (block $c7
+        (block $c16 (block $c15 (block $c14 (block $c13 (block $c12 (block $c11 (block $c10 (block $c9 (block $c8 (block $c7
         (block $c6 (block $c5 (block $c4 (block $c3 (block $c2 (block $c1 (block $c0
-          (br_table $c0 $c1 $c2 $c3 $c4 $c5 $c6 $c7 $c8 $c9 $c10 $c11 $c12 $c13 $c14 $c15 $c0 (i32.load (local.get $prog))))
+          (br_table $c0 $c1 $c2 $c3 $c4 $c5 $c6 $c7 $c8 $c9 $c10 $c11 $c12 $c13 $c14 $c15 $c16 $c0 (i32.load (local.get $prog))))
           unreachable)
         ;; 1 gemm_nn
         (call $gemm_nn (i32.load offset=4 (local.get $prog)) (i32.load offset=8 (local.get $prog)) (i32.load offset=12 (local.get $prog))
@@ -697,7 +826,13 @@
           (i32.load offset=16 (local.get $prog)) (f32.load offset=20 (local.get $prog)))
         (br $next))
         ;; 15 nonfinite
-        (call $nonfinite (i32.load offset=4 (local.get $prog)) (i32.load offset=8 (local.get $prog)) (i32.load offset=12 (local.get $prog))))
+        (call $nonfinite (i32.load offset=4 (local.get $prog)) (i32.load offset=8 (local.get $prog)) (i32.load offset=12 (local.get $prog)))
+        (br $next))
+        ;; 16 gemm_sp
+        (call $gemm_sp (i32.load offset=4 (local.get $prog)) (i32.load offset=8 (local.get $prog)) (i32.load offset=12 (local.get $prog))
+          (i32.load offset=16 (local.get $prog)) (i32.load offset=20 (local.get $prog)) (i32.load offset=24 (local.get $prog))
+          (i32.load offset=28 (local.get $prog)) (i32.load offset=32 (local.get $prog)) (i32.load offset=36 (local.get $prog))
+          (i32.load offset=40 (local.get $prog)) (i32.load offset=44 (local.get $prog))))
       (local.set $prog (i32.add (local.get $prog) (i32.const 48)))
       (br $l)))
   )

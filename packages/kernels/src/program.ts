@@ -35,6 +35,11 @@ export class Program {
     return m > 0 && n > 0 ? this.record(1, [a, lda, b, ldb, init, ldi, c, ldc, m, n, k]) : this;
   }
 
+  /** c = bias + a·b over a's nonzero values only (a sparse input); `list`: scratch of m + 2·m·k words. */
+  gemmSparse(a: number, lda: number, b: number, ldb: number, bias: number, c: number, ldc: number, m: number, n: number, k: number, list: number): this {
+    return m > 0 && n > 0 ? this.record(16, [a, lda, b, ldb, bias, c, ldc, m, n, k, list]) : this;
+  }
+
   /** c = init + a·btᵀ, bt [n×k] with leading dimension ldb. */
   gemmNT(a: number, lda: number, bt: number, ldb: number, init: number, ldi: number, c: number, ldc: number, m: number, n: number, k: number): this {
     return m > 0 && n > 0 ? this.record(2, [a, lda, bt, ldb, init, ldi, c, ldc, m, n, k]) : this;

@@ -81,7 +81,12 @@ export interface PhaseResult {
  * kernels on the same values: the result does not depend on the thread count. `prefix` adds each
  * thread's own work on its rows before the first step (the static fields of a batch), in the same run.
  */
-export function runPhase(team: KernelTeam, A: PhaseArrays, o: PhaseSettings, prefix?: (p: Program, lo: number, rows: number) => void): PhaseResult {
+export function runPhase(
+  team: KernelTeam,
+  A: PhaseArrays,
+  o: PhaseSettings,
+  prefix?: (p: Program, lo: number, rows: number, thread: number) => void,
+): PhaseResult {
   const K = team.K;
   const n = A.batch;
   const shares = team.split(n);
@@ -96,9 +101,9 @@ export function runPhase(team: KernelTeam, A: PhaseArrays, o: PhaseSettings, pre
   let settledResidual = 0;
   let converged = false;
   let permuted = false;
-  let programs = shares.map(([lo, hi]) => {
+  let programs = shares.map(([lo, hi], t) => {
     const p = new Program();
-    prefix?.(p, lo, hi - lo);
+    prefix?.(p, lo, hi - lo, t);
     return p;
   });
   if (o.maxSteps === 0) team.run(programs);

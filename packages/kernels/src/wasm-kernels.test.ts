@@ -93,6 +93,48 @@ describe('WasmKernels products', () => {
   });
 });
 
+describe('WasmKernels sparse product', () => {
+  const rng = new Rng(11);
+  // columns through the 32-wide tiles, the 4-wide ones and single ones; rows of all zeros; k = 0
+  const shapes: [number, number, number][] = [
+    [5, 37, 29],
+    [3, 70, 100],
+    [4, 3, 8],
+    [2, 64, 0],
+  ];
+  for (const [m, n, k] of shapes)
+    for (const bias of [false, true])
+      it(`gemm_sp equals gemm_nn bit for bit on a ${m}×${k} input that is ~80 % zeros by ${k}×${n} (bias: ${bias}), and the float64 product`, () => {
+        const [lda, ldb, ldc] = [k + 3, n + 2, n + 1];
+        const a = rng.uniformArray(m * lda, -1, 1).map((v, i) => (Math.floor(i / lda) === 1 || rng.next() < 0.8 ? 0 : v));
+        const b = rng.uniformArray(k * ldb, -1, 1);
+        const c0 = bias ? rng.uniformArray(n, -1, 1) : undefined;
+        const arena = new Arena(K);
+        const [pa, pb, pi, list] = [arena.put(a), arena.put(b), c0 ? arena.put(c0) : 0, arena.alloc(m + 2 * m * k)];
+        const [dense, sparse] = [0, 1].map(() => arena.put(new Float32Array(m * ldc).fill(7)));
+        K.fn.gemm_nn(pa, lda, pb, ldb, pi, 0, dense, ldc, m, n, k);
+        K.fn.gemm_sp(pa, lda, pb, ldb, pi, sparse, ldc, m, n, k, list);
+        expect(Array.from(K.view(sparse, m * ldc))).toEqual(Array.from(K.view(dense, m * ldc)));
+        const want = product(a, lda, b, ldb, m, n, k, c0, 0);
+        const got = K.view(sparse, m * ldc);
+        want.forEach((w, idx) => expect(Math.abs(got[Math.floor(idx / n) * ldc + (idx % n)] - w)).toBeLessThan(1e-5));
+        arena.release();
+      });
+
+  it('gemm_sp: a NaN in the input reaches its row, as in the dense product', () => {
+    const [m, n, k] = [2, 40, 6];
+    const a = new Float32Array(m * k);
+    a[k + 2] = Number.NaN;
+    const arena = new Arena(K);
+    const c = arena.alloc(m * n);
+    K.fn.gemm_sp(arena.put(a), k, arena.put(rng.uniformArray(k * n, -1, 1)), n, 0, c, n, m, n, k, arena.alloc(m + 2 * m * k));
+    const got = K.view(c, m * n);
+    expect(Array.from(got.subarray(0, n)).every((v) => v === 0)).toBe(true);
+    expect(Array.from(got.subarray(n)).every(Number.isNaN)).toBe(true);
+    arena.release();
+  });
+});
+
 describe('WasmKernels element-wise kernels', () => {
   it('activate: the logistic within 2.5e-7 relative of float64 (normal results), saturating to 1 or ≤ 1.2e-38 without Inf or NaN up to |z| = 1e30 and beyond; clip to [0, 1]; NaN kept', () => {
     const z = Array.from({ length: 4001 }, (_, i) => -100 + i * 0.05);

@@ -20,6 +20,11 @@ const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 export interface KernelExports {
   /** c = init + a·b (ldi 0: one init row for all; init 0: none; init may be c). */
   gemm_nn(a: number, lda: number, b: number, ldb: number, init: number, ldi: number, c: number, ldc: number, m: number, n: number, k: number): void;
+  /**
+   * c = bias + a·b skipping a's zeros (list: m + 2·m·k words of scratch); equal to gemm_nn where b is
+   * finite. bias: one row for all, or 0.
+   */
+  gemm_sp(a: number, lda: number, b: number, ldb: number, bias: number, c: number, ldc: number, m: number, n: number, k: number, list: number): void;
   /** c = init + a·btᵀ, bt [n×k]. */
   gemm_nt(a: number, lda: number, bt: number, ldb: number, init: number, ldi: number, c: number, ldc: number, m: number, n: number, k: number): void;
   /** out = act(z): LOGISTIC or CLIP01 (out may be z). */

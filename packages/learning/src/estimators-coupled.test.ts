@@ -126,7 +126,8 @@ describe('coupled learning on a tiny converged network with two hidden layers (s
   it('clamps the output at s_L^F ± η(y − s_L^F) exactly, each variant the definition’s finite difference', () => {
     const eta = 0.2;
     const pos = run('coupled', eta);
-    const want = pos.freeOut.map((v, i) => Math.fround(v + Math.fround(eta * Math.fround(ys[Math.floor(i / 3)][i % 3] - v))));
+    // in float32 as tf computes it, η included (0.2 is not a float32)
+    const want = pos.freeOut.map((v, i) => Math.fround(v + Math.fround(Math.fround(eta) * Math.fround(ys[Math.floor(i / 3)][i % 3] - v))));
     expect(pos.out[0]).toEqual(want);
     expect(pos.residuals[0]).toBeLessThan(1e-6);
     const neg = run('coupled-negative', eta);

@@ -77,16 +77,13 @@ export class FixedPoint extends StepSolver {
   }
 
   /**
-   * Layer k's new state from activities `all` = [x, a_1 … a_L]. The activation's argument is
-   * z = gain·(field − centre) (gain and centre folded into cached weights: one matmul, one add and
-   * one op for σ); where the backend fuses them (an undamped step whose field is one matmul plus a
-   * per-unit constant, no nudge inside σ on it) the three are one op. `z`, when given, is reused.
+   * Layer k's new state from activities `all` = [x, a_1 … a_L]: σ's base at its argument
+   * z = gain·(field − centre) (BoundNetwork.preActivation). `z`, when given, is reused.
    */
   private next(bound: BoundNetwork, all: readonly tf.Tensor[], k: number, nudge?: Nudge, z?: tf.Tensor): tf.Tensor {
     const inside = this.nudgeAt === 'inside';
     const nudged = nudge !== undefined && nudge.beta !== 0 && k === bound.net.depth;
-    const fused = this.stepSize === 1 && !(nudged && inside) ? bound.fusedActivation(all, k) : undefined;
-    let target = fused ?? bound.net.activations[k - 1].base(z ?? bound.preActivation(all, k, inside ? nudge : undefined));
+    let target = bound.net.activations[k - 1].base(z ?? bound.preActivation(all, k, inside ? nudge : undefined));
     if (!inside && nudged) target = tf.add(target, bound.nudgeDrive(all[k], nudge));
     const eps = this.stepSize;
     return eps === 1 ? target : tf.add(tf.mul(all[k], 1 - eps), tf.mul(target, eps));

@@ -117,7 +117,10 @@ export function complexRelaxReads(
     const { gain } = net.activations[k - 1].affine;
     let zr = b.preActivation(allR, k);
     let zi: tf.Tensor = moving[k]
-      .map((t) => (t.scaledField ? t.scaledField(allI, k, b.cache, gain) : tf.mul(t.field(allI, k, b.cache), gain)))
+      .map((t) => {
+        const f = t.field(allI, k, b.cache);
+        return gain === 1 ? f : tf.mul(f, gain);
+      })
       .reduce((s: tf.Tensor, f) => tf.add(s, f), tf.zerosLike(allI[k]));
     let push: [tf.Tensor, tf.Tensor] | undefined;
     if (k === L) {
