@@ -7,6 +7,7 @@ import { type EpEstimate, type EpPhaseOptions, FusedEpStep } from './fused-ep-st
 import { FusedFixedPoint } from './fused-fixed-point.js';
 import { FusedOptimizer } from './fused-optimizer.js';
 import { KernelTeam } from './kernel-team.js';
+import { relGap } from './test-utils.js';
 
 let pair: KernelTeam;
 beforeAll(async () => {
@@ -47,17 +48,6 @@ function setup(form: 'hopfield' | 'primitive', seed = 5, batch = 9, sparse = fal
 function stepOn(team: KernelTeam, net: ReturnType<typeof setup>['net'], fp: FixedPoint) {
   const optimizer = new FusedOptimizer({ kind: 'sgd', lrs: [0.1] }, net.params, () => 0.1, team);
   return { step: new FusedEpStep(net, new FusedFixedPoint(fp, 'fused', team), optimizer), optimizer };
-}
-
-/** max |a − b| / max |b|. */
-function relGap(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let gap = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    gap = Math.max(gap, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return gap / scale;
 }
 
 /** The op-by-op path: FixedPoint's phases and BoundNetwork.paramGradsDiff, as the estimators run them. */

@@ -4,6 +4,7 @@ import { FixedPoint, type FixedPointOptions, type FixedPointSchedule, type Relax
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedFixedPoint } from './fused-fixed-point.js';
 import { KernelTeam } from './kernel-team.js';
+import { relGap } from './test-utils.js';
 
 let pair: KernelTeam;
 beforeAll(async () => {
@@ -30,19 +31,10 @@ function setup(form: 'hopfield' | 'primitive', sizes = [20, 16, 12, 6], batch = 
 }
 
 /** max |a − b| / max |b| over all layers. */
-function relGap(a: State, b: State): number {
-  let gap = 0;
-  let scale = 0;
-  a.forEach((t, i) => {
-    const u = t.dataSync();
-    const v = b[i].dataSync();
-    expect(t.shape).toEqual(b[i].shape);
-    for (let j = 0; j < v.length; j++) {
-      gap = Math.max(gap, Math.abs(u[j] - v[j]));
-      scale = Math.max(scale, Math.abs(v[j]));
-    }
-  });
-  return gap / scale;
+function stateGap(a: State, b: State): number {
+  a.forEach((t, i) => expect(t.shape).toEqual(b[i].shape));
+  const flat = (s: State) => s.flatMap((t) => Array.from(t.dataSync()));
+  return relGap(flat(a), flat(b));
 }
 
 const dispose = (...states: State[]) => states.forEach((s) => s.forEach((t) => t.dispose()));
@@ -82,24 +74,24 @@ describe('FusedFixedPoint gives the states of FixedPoint, on one thread and on t
             const a = fused.relax(bound, init, free);
             const b = tfjs.relax(bound, init, free);
             const a2 = twin.relax(bound, init, free);
-            expect(relGap(a.state, b.state)).toBeLessThan(1e-5);
+            expect(stateGap(a.state, b.state)).toBeLessThan(1e-5);
             expect([a.steps, a.meanSteps, a.converged]).toEqual([b.steps, b.meanSteps, b.converged]);
             expect(values(a2.state)).toEqual(values(a.state));
             expect([a2.steps, a2.meanSteps, a2.converged, a2.residual]).toEqual([a.steps, a.meanSteps, a.converged, a.residual]);
             const an = fused.relax(bound, a.state, { ...nudged, nudge: { beta: 0.5, y } });
             const bn = tfjs.relax(bound, b.state, { ...nudged, nudge: { beta: 0.5, y } });
             const an2 = twin.relax(bound, a.state, { ...nudged, nudge: { beta: 0.5, y } });
-            expect(relGap(an.state, bn.state)).toBeLessThan(1e-5);
+            expect(stateGap(an.state, bn.state)).toBeLessThan(1e-5);
             expect([an.steps, an.meanSteps]).toEqual([bn.steps, bn.meanSteps]);
             expect(values(an2.state)).toEqual(values(an.state));
             expect([an2.steps, an2.meanSteps, an2.converged, an2.residual]).toEqual([an.steps, an.meanSteps, an.converged, an.residual]);
             dispose(a2.state, an2.state);
             // the nudge moved the state: the comparison is of a nudged phase, not of a copy
-            expect(relGap(an.state, a.state)).toBeGreaterThan(1e-3);
+            expect(stateGap(an.state, a.state)).toBeGreaterThan(1e-3);
             // EP's weight gradients from both paths' equilibria
             const ga = bound.paramGradsDiff(an.state, a.state, 2);
             const gb = bound.paramGradsDiff(bn.state, b.state, 2);
-            for (const k of Object.keys(gb)) expect(relGap([ga[k]], [gb[k]])).toBeLessThan(1e-4);
+            for (const k of Object.keys(gb)) expect(stateGap([ga[k]], [gb[k]])).toBeLessThan(1e-4);
             tf.dispose([...Object.values(ga), ...Object.values(gb)]);
             dispose(a.state, an.state, b.state, bn.state, init);
             bound.dispose();
@@ -136,7 +128,7 @@ describe('FusedFixedPoint falls back to tfjs ops where it does not apply', () =>
     expect(auto.unfusedReason(bound)).toMatch(/cost ce-readout/);
     const a = auto.relax(bound, init, { maxSteps: 5 });
     const b = new FixedPoint('synchronous').relax(bound, init, { maxSteps: 5 });
-    expect(relGap(a.state, b.state)).toBe(0);
+    expect(stateGap(a.state, b.state)).toBe(0);
     const fused = new FusedFixedPoint(new FixedPoint('synchronous'), 'fused');
     expect(() => fused.relax(bound, init, { maxSteps: 5 })).toThrow(ConfigError);
     expect(() => fused.relax(bound, init, { maxSteps: 5 })).toThrow(/cannot relax this network: cost ce-readout/);

@@ -18,11 +18,16 @@ export type FusedMode = 'fused' | 'auto';
  * not cover to it: other networks (auto mode), energy traces, a clamped layer, GPU backends.
  * Subclasses say which dynamics (`settings`) and which networks their solver adds to refuse.
  */
-export abstract class FusedSolver implements Solver {
-  abstract readonly name: string;
-  abstract readonly fallback: Solver;
-  abstract readonly mode: FusedMode;
-  abstract readonly team: KernelTeam;
+export abstract class FusedSolver<S extends Solver = Solver> implements Solver {
+  readonly name: string;
+
+  constructor(
+    readonly fallback: S,
+    readonly mode: FusedMode = 'auto',
+    readonly team: KernelTeam = KernelTeam.single(),
+  ) {
+    this.name = `fused-${fallback.name}`;
+  }
 
   /** Why the fallback's dynamics have no fused form for `net` (beyond unfusedNetReason), or undefined. */
   solverReason(_net: EnergyNetwork): string | undefined {
@@ -38,6 +43,12 @@ export abstract class FusedSolver implements Solver {
 
   /** The fallback's dynamics and the stopping rule of `opts`, with the nudge's β. */
   abstract settings(opts: RelaxOptions, beta: number): PhaseSettings;
+
+  /** The stopping rule of `opts`: what every solver's settings take from it. */
+  protected stopping(opts: RelaxOptions): Pick<PhaseSettings, 'maxSteps' | 'tol' | 'perExample' | 'checkEvery' | 'predictStops'> {
+    const { maxSteps, tol, perExample, checkEvery, predictStops } = opts;
+    return { maxSteps, tol, perExample, checkEvery, predictStops };
+  }
 
   relax(bound: BoundNetwork, init: State, opts: RelaxOptions): Relaxation {
     return runSync(this.relaxReads(bound, init, opts));
@@ -90,22 +101,10 @@ export abstract class FusedSolver implements Solver {
 }
 
 /** The fixed-point solver of @eqprop/solvers on the fused path (FusedSolver). */
-export class FusedFixedPoint extends FusedSolver {
-  readonly name: string;
-
-  constructor(
-    readonly fallback: FixedPoint,
-    readonly mode: FusedMode = 'auto',
-    readonly team: KernelTeam = KernelTeam.single(),
-  ) {
-    super();
-    this.name = `fused-${fallback.name}`;
-  }
-
+export class FusedFixedPoint extends FusedSolver<FixedPoint> {
   /** The dynamics of the fallback and the stopping rule of `opts`, with the nudge's β. */
   settings(opts: RelaxOptions, beta: number): PhaseSettings {
     const fp = this.fallback;
-    const { maxSteps, tol, perExample, checkEvery, predictStops } = opts;
-    return { schedule: fp.schedule, eps: fp.stepSize, inside: fp.nudgeAt === 'inside', beta, maxSteps, tol, perExample, checkEvery, predictStops };
+    return { schedule: fp.schedule, eps: fp.stepSize, inside: fp.nudgeAt === 'inside', beta, ...this.stopping(opts) };
   }
 }

@@ -6,6 +6,7 @@ import { type EpEstimate, type EpPhaseOptions, FusedEpStep } from './fused-ep-st
 import { FusedGradientDescent } from './fused-gradient-descent.js';
 import { FusedOptimizer } from './fused-optimizer.js';
 import { KernelTeam } from './kernel-team.js';
+import { relGap } from './test-utils.js';
 import { withKernels } from './with-kernels.js';
 
 let pair: KernelTeam;
@@ -33,17 +34,6 @@ function setup(sizes: number[], batch: number, seed: number, activation = 'hard-
   // persistent particles: a start inside [0, 1] (the states GradientDescent leaves)
   const init = net.layerShapes.map((s, i) => tf.randomUniform([batch, ...s], 0, 1, 'float32', seed + i + 1));
   return { net, x, y, init };
-}
-
-/** max |a − b| / max |b|. */
-function relGap(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let gap = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    gap = Math.max(gap, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return gap / scale;
 }
 
 const gd = new GradientDescent(0.5);

@@ -1,7 +1,6 @@
 import type { EnergyNetwork } from '@eqprop/energies';
 import type { GradientDescent, RelaxOptions } from '@eqprop/solvers';
-import { type FusedMode, FusedSolver } from './fused-fixed-point.js';
-import { KernelTeam } from './kernel-team.js';
+import { FusedSolver } from './fused-fixed-point.js';
 import type { PhaseSettings } from './relax-phase.js';
 
 /**
@@ -13,18 +12,7 @@ import type { PhaseSettings } from './relax-phase.js';
  * the interpolation instead of before. It refuses (auto: hands to GradientDescent) any other
  * activation and a network that is not of the hopfield form.
  */
-export class FusedGradientDescent extends FusedSolver {
-  readonly name: string;
-
-  constructor(
-    readonly fallback: GradientDescent,
-    readonly mode: FusedMode = 'auto',
-    readonly team: KernelTeam = KernelTeam.single(),
-  ) {
-    super();
-    this.name = `fused-${fallback.name}`;
-  }
-
+export class FusedGradientDescent extends FusedSolver<GradientDescent> {
   override solverReason(net: EnergyNetwork): string | undefined {
     if (net.form !== 'hopfield') return `gradient descent relaxes a network of the hopfield form, not "${net.form}"`;
     const act = net.activations.find((a) => !(a.identityOnRange && a.range[0] === 0 && a.range[1] === 1 && a.affine.gain === 1 && a.affine.centre === 0));
@@ -33,7 +21,6 @@ export class FusedGradientDescent extends FusedSolver {
   }
 
   settings(opts: RelaxOptions, beta: number): PhaseSettings {
-    const { maxSteps, tol, perExample, checkEvery, predictStops } = opts;
-    return { schedule: 'synchronous', eps: this.fallback.stepSize, inside: true, descent: true, beta, maxSteps, tol, perExample, checkEvery, predictStops };
+    return { schedule: 'synchronous', eps: this.fallback.stepSize, inside: true, descent: true, beta, ...this.stopping(opts) };
   }
 }
